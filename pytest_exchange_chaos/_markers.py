@@ -1,0 +1,94 @@
+"""Reading the ``exchange_chaos`` and ``retry_budget`` markers, with errors that say what to write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_exchange_chaos import profiles
+from pytest_exchange_chaos.budget import Budget
+from pytest_exchange_chaos.clock import ClockMode
+from pytest_exchange_chaos.schedule import Schedule, flatten_schedules
+from pytest_exchange_chaos.venues.base import INTENTS
+
+__all__ = ["BUDGET_HELP", "CHAOS_HELP", "ChaosSettings", "read_settings"]
+
+CHAOS_HELP = (
+    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual'): run the test against "
+    "simulated exchanges, failing requests with the given Wave(...)/Burst(...) schedules or a named "
+    "profile, on the virtual chaos clock (clock='real' for wall time). See docs/reference/markers.md"
+)
+BUDGET_HELP = (
+    "retry_budget(**{intent: Budget(attempts=None, seconds=None)}): fail the test when an operation of "
+    f"that intent ({', '.join(INTENTS)}) is not acknowledged within its budget"
+)
+
+_CHAOS_KWARGS = ("seed", "profile", "clock")
+_CLOCKS: tuple[ClockMode, ...] = ("virtual", "real")
+
+
+@dataclass(frozen=True)
+class ChaosSettings:
+    schedules: tuple[Schedule, ...] = ()
+    seed: int | None = None
+    clock: ClockMode = "virtual"
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+
+
+def _usage(item: pytest.Item, message: str) -> pytest.UsageError:
+    return pytest.UsageError(f"{item.nodeid}: {message}")
+
+
+def read_settings(item: pytest.Item) -> ChaosSettings:
+    """Parse both markers; any mistake is a UsageError naming the test and the fix."""
+    schedules: list[Schedule] = []
+    options: dict[str, Any] = {}
+    # Closest marker first: a function's own settings win over its class's or module's.
+    for marker in item.iter_markers("exchange_chaos"):
+        unknown = sorted(set(marker.kwargs) - set(_CHAOS_KWARGS))
+        if unknown:
+            raise _usage(
+                item,
+                f"exchange_chaos() got unexpected argument(s) {', '.join(unknown)}; it takes schedules "
+                f"(Wave(...), Burst(...)) and the keywords {', '.join(_CHAOS_KWARGS)}",
+            )
+        try:
+            schedules.extend(flatten_schedules(marker.args, where="exchange_chaos()"))
+        except TypeError as exc:
+            raise _usage(item, str(exc)) from None
+        for key, value in marker.kwargs.items():
+            options.setdefault(key, value)
+
+    seed = options.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise _usage(item, f"exchange_chaos(seed={seed!r}): write a whole number, e.g. seed=7")
+    clock = options.get("clock", "virtual")
+    if clock not in _CLOCKS:
+        raise _usage(item, f"exchange_chaos(clock={clock!r}): write clock='virtual' or clock='real'")
+    profile = options.get("profile")
+    if profile is not None:
+        if not isinstance(profile, str):
+            raise _usage(item, f"exchange_chaos(profile={profile!r}): write a profile's name as a string")
+        try:
+            schedules.extend(profiles.get(profile))
+        except ValueError as exc:
+            raise _usage(item, str(exc)) from None
+
+    budgets: dict[str, Budget] = {}
+    for marker in item.iter_markers("retry_budget"):
+        if marker.args:
+            raise _usage(
+                item,
+                "retry_budget() takes keywords only, one per intent: e.g. "
+                "retry_budget(stop_loss=Budget(attempts=5, seconds=60))",
+            )
+        for intent, budget in marker.kwargs.items():
+            if intent not in INTENTS:
+                raise _usage(item, f"retry_budget({intent}=...): {intent!r} is not an intent; use one of {', '.join(INTENTS)}")
+            if not isinstance(budget, Budget):
+                raise _usage(item, f"retry_budget({intent}={budget!r}): write {intent}=Budget(attempts=5, seconds=60)")
+            budgets.setdefault(intent, budget)
+    return ChaosSettings(tuple(schedules), seed, clock, budgets)

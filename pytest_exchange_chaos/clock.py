@@ -1,0 +1,131 @@
+"""The chaos clock: one time line for the bot, ccxt, retry libraries and the event loop.
+
+With the virtual clock, time stands still while the bot computes and jumps ahead whenever
+everything is waiting: an asyncio loop about to block until its next timer, or a
+``time.sleep``. Hours of backoff and waves then take no wall time, and because ``time.time()``,
+``time.monotonic()``, ``datetime.now()`` and the loop's own clock all read the same offset, a
+retry library that sleeps on one clock and measures on another sees them agree.
+"""
+
+from __future__ import annotations
+
+import selectors
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import time_machine
+
+__all__ = ["ChaosClock", "ClockMode"]
+
+ClockMode = Literal["virtual", "real"]
+
+# Captured at import, before any patching, so the clock itself never reads its own patches.
+_real_monotonic = time.monotonic
+_real_time = time.time
+_real_sleep = time.sleep
+
+_SELECTOR_CLASSES: tuple[type[selectors.BaseSelector], ...] = tuple(
+    cls
+    for name in ("SelectSelector", "PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector")
+    if (cls := getattr(selectors, name, None)) is not None
+)
+
+
+class ChaosClock:
+    """Seconds since the test started; virtual (jumps ahead) or real (reads the wall clock)."""
+
+    def __init__(self, mode: ClockMode = "virtual") -> None:
+        self.mode: ClockMode = mode
+        self._start_wall = _real_time()
+        self._start_monotonic = _real_monotonic()
+        self._offset = 0.0
+        self._owner = threading.get_ident()
+        self._undo: list[Callable[[], None]] = []
+        self._traveller: Any = None
+
+    @property
+    def virtual(self) -> bool:
+        return self.mode == "virtual"
+
+    def now(self) -> float:
+        if self.virtual:
+            return self._offset
+        return _real_monotonic() - self._start_monotonic
+
+    def wall_time(self) -> float:
+        return self._start_wall + self.now()
+
+    def monotonic(self) -> float:
+        return self._start_monotonic + self.now()
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward (a no-op on the real clock, where time moves by itself)."""
+        if not self.virtual or seconds <= 0:
+            return
+        self._offset += seconds
+        if self._traveller is not None:
+            self._traveller.shift(seconds)
+
+    def sleep(self, seconds: float) -> None:
+        """A blocking sleep on this clock: instant when virtual."""
+        if self.virtual:
+            self.advance(seconds)
+        else:
+            _real_sleep(seconds)
+
+    # -- patching -----------------------------------------------------------------------------
+
+    def install(self) -> None:
+        """Route the process's clocks through this one (virtual mode only). Undo with uninstall()."""
+        if not self.virtual or self._undo:
+            return
+        travel = time_machine.travel(self._start_wall, tick=False)
+        self._traveller = travel.start()
+        self._undo.append(travel.stop)
+        self._patch(time, "monotonic", self._patched_monotonic)
+        self._patch(time, "monotonic_ns", lambda: int(self._patched_monotonic() * 1e9))
+        self._patch(time, "sleep", self._patched_sleep)
+        for cls in _SELECTOR_CLASSES:
+            self._patch(cls, "select", self._make_select(cls.select))
+
+    def uninstall(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+        self._traveller = None
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        setattr(owner, name, replacement)
+        self._undo.append(lambda: setattr(owner, name, original))
+
+    def _mine(self) -> bool:
+        # Other threads (xdist's I/O, a bot's worker threads) keep real time: only the test's
+        # own thread lives on the chaos clock.
+        return threading.get_ident() == self._owner
+
+    def _patched_monotonic(self) -> float:
+        return self.monotonic() if self._mine() else _real_monotonic()
+
+    def _patched_sleep(self, seconds: float) -> None:
+        if self._mine():
+            self.advance(float(seconds))
+        else:
+            _real_sleep(seconds)
+
+    def _make_select(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        clock = self
+
+        def select(selector: selectors.BaseSelector, timeout: float | None = None) -> Any:
+            # The loop asks to block until its next timer. If no I/O is ready right now, nothing
+            # can happen before that timer but the timer itself: jump straight to it.
+            if timeout is None or timeout <= 0 or not clock._mine():
+                return original(selector, timeout)
+            ready = original(selector, 0)
+            if ready:
+                return ready
+            clock.advance(timeout)
+            return ready
+
+        return select

@@ -1,0 +1,160 @@
+"""The ``exchange_chaos`` fixture's object: schedules in, journal and verdicts out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration
+from pytest_exchange_chaos.budget import Budget
+from pytest_exchange_chaos.engine import ChaosEngine
+from pytest_exchange_chaos.journal import JournalRecord, Operation, group_operations
+from pytest_exchange_chaos.schedule import Schedule
+from pytest_exchange_chaos.venues.base import INTENTS, Intent, Venue
+
+__all__ = ["ChaosController"]
+
+
+def _check_intent(intent: str) -> None:
+    if intent not in INTENTS:
+        raise ValueError(f"intent {intent!r} is not one of: {', '.join(INTENTS)}")
+
+
+class ChaosController:
+    """Controls one chaos test: add faults, read the chaos clock and journal, assert outcomes."""
+
+    def __init__(self, engine: ChaosEngine, *, seed: int) -> None:
+        self._engine = engine
+        self.seed = seed
+        """The seed this test's decisions were drawn from (repeat with ``--chaos-seed``)."""
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def add(self, *schedules: Schedule) -> None:
+        """Add waves and bursts mid-test; wave times still count from the test's start."""
+        self._engine.schedule.add(*schedules)
+
+    @property
+    def schedules(self) -> tuple[Schedule, ...]:
+        return self._engine.schedule.schedules
+
+    # -- observations -------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Seconds on the chaos clock since the test started."""
+        return self._engine.clock.now()
+
+    @property
+    def journal(self) -> list[JournalRecord]:
+        return list(self._engine.journal)
+
+    def operations(self, intent: Intent | None = None, symbol: str | None = None) -> list[Operation]:
+        if intent is not None:
+            _check_intent(intent)
+        return [
+            op
+            for op in group_operations(self._engine.journal)
+            if (intent is None or op.intent == intent) and (symbol is None or op.symbol == symbol)
+        ]
+
+    def venue(self, name: str) -> Venue:
+        for venue in self._engine.venues:
+            if venue.id == name:
+                return venue
+        known = ", ".join(repr(v.id) for v in self._engine.venues)
+        raise KeyError(f"no venue {name!r} in this test; the venues are: {known}")
+
+    @property
+    def venues(self) -> list[Venue]:
+        return list(self._engine.venues)
+
+    # -- verdicts -----------------------------------------------------------------------------
+
+    def budget_breaches(self, budgets: Mapping[str, Budget]) -> list[str]:
+        """Every operation of a budgeted intent that broke its budget, as report paragraphs."""
+        breaches = []
+        for operation in group_operations(self._engine.journal):
+            budget = budgets.get(operation.intent)
+            if budget is not None and (breach := operation.budget_breach(budget)) is not None:
+                breaches.append(breach)
+        return breaches
+
+    def assert_placed(
+        self,
+        intent: Intent,
+        *,
+        symbol: str | None = None,
+        within: Budget | None = None,
+        count: int | None = None,
+    ) -> None:
+        """At least one (or exactly ``count``) ``intent`` order was acknowledged, each within budget."""
+        operations = self.operations(intent, symbol)
+        what = intent.replace("_", "-") + (f" on {symbol}" if symbol else "")
+        placed = [op for op in operations if op.succeeded]
+        problems: list[str] = []
+        if not operations:
+            problems.append(f"no {what} order was ever sent")
+        elif not placed:
+            problems.append(f"no {what} order was acknowledged ({len(operations)} tried)")
+        if count is not None and len(placed) != count:
+            problems.append(f"expected {count} {what} order(s) placed, {len(placed)} were")
+        if within is not None:
+            problems.extend(b for op in operations if (b := op.budget_breach(within)) is not None)
+        if problems:
+            raise AssertionError(f"{what} not placed as required:\n" + "\n".join(f"- {p}" for p in problems))
+
+    def assert_no_duplicate_orders(self) -> None:
+        """No logical order reached the book more than once (ghosts included)."""
+        duplicates = [op for op in group_operations(self._engine.journal) if len(op.placements) > 1]
+        if not duplicates:
+            return
+        lines = []
+        for op in duplicates:
+            placed = ", ".join(
+                f"{format_clock(r.t)} (order {r.order_id}, client id {r.client_order_id or '-'}"
+                f"{', bot saw ' + r.fault if r.fault else ''})"
+                for r in op.placements
+            )
+            lines.append(f"- {op.label} was placed {len(op.placements)} times: {placed}")
+        raise AssertionError(
+            f"{len(duplicates)} order(s) placed more than once; a retry after a fault re-sent an order "
+            "the exchange had already executed:\n" + "\n".join(lines)
+        )
+
+    def assert_positions_protected(self, within: Duration | None = None) -> None:
+        """Every open position has a reduce-only or close-position stop on the right side covering
+        its size; with ``within``, it got one no later than that many seconds after opening."""
+        limit = None if within is None else parse_duration(within, what="within")
+        problems = []
+        for venue in self._engine.venues:
+            for position in venue.positions():
+                closing_side = "sell" if position.side == "long" else "buy"
+                stops = [
+                    order
+                    for order in venue.open_orders(position.symbol)
+                    if order.intent == "stop_loss"
+                    and order.side == closing_side
+                    and (order.reduce_only or order.close_position)
+                ]
+                covered = sum(o.amount for o in stops if not o.close_position)
+                protected = any(o.close_position for o in stops) or covered >= position.contracts - 1e-12
+                where = f"{position.side} {position.contracts:g} {position.symbol} on {venue.id}"
+                opened = f"opened at {format_clock(position.opened_at)}"
+                if not protected:
+                    cover = f"stops cover {covered:g}" if stops else "no stop-loss order"
+                    problems.append(f"- {where} ({opened}): {cover}")
+                elif limit is not None:
+                    placed_at = self._stop_placed_at(venue.id, position.symbol, position.opened_at)
+                    if placed_at is None or placed_at - position.opened_at > limit:
+                        late = "unknown" if placed_at is None else f"{placed_at - position.opened_at:.1f} s"
+                        problems.append(f"- {where} ({opened}): stop placed after {late}, allowed {limit:g} s")
+        if problems:
+            raise AssertionError("positions left without a protective stop:\n" + "\n".join(problems))
+
+    def _stop_placed_at(self, venue: str, symbol: str, since: float) -> float | None:
+        times = [
+            r.answered_at
+            for r in self._engine.journal
+            if r.venue == venue and r.symbol == symbol and r.intent == "stop_loss" and r.executed
+            and r.order_id is not None and r.t >= since
+        ]
+        return min(times) if times else None

@@ -1,0 +1,157 @@
+"""One decision per request: which venue, which fault, what the exchange does, what is journalled.
+
+Synchronous and pure: no HTTP client and no pytest here. Transports call :meth:`ChaosEngine.handle`
+and render the :class:`Outcome` in their client's own terms.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pytest_exchange_chaos.clock import ChaosClock
+from pytest_exchange_chaos.faults import Fault, FaultContext
+from pytest_exchange_chaos.faults._base import reason_phrase
+from pytest_exchange_chaos.journal import JournalRecord, redact_url
+from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
+from pytest_exchange_chaos.schedule import ScheduleRun
+from pytest_exchange_chaos.venues.base import Call, ExchangeRequest, Venue, VenueReply
+
+__all__ = ["ChaosEngine", "FaultDecider", "FaultObserver", "InjectedFault", "UnservedRequest"]
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """Handed to fault observers: the fault, the request it hit and the journal record."""
+
+    fault: Fault
+    request: ExchangeRequest
+    call: Call
+    record: JournalRecord
+
+
+@dataclass(frozen=True)
+class UnservedRequest:
+    """A request no venue answers: the plugin refuses to let it reach the network."""
+
+    t: float
+    method: str
+    url: str
+    client: str
+
+    def describe(self) -> str:
+        return f"{self.method} {self.url} (sent with {self.client})"
+
+
+FaultDecider = Callable[[ExchangeRequest, Call, float], "Fault | None"]
+FaultObserver = Callable[[InjectedFault], None]
+
+
+class ChaosEngine:
+    def __init__(
+        self,
+        *,
+        venues: Iterable[Venue],
+        schedule: ScheduleRun,
+        clock: ChaosClock,
+        rng: random.Random,
+        deciders: Iterable[FaultDecider] = (),
+        observers: Iterable[FaultObserver] = (),
+    ) -> None:
+        self.venues = list(venues)
+        self.schedule = schedule
+        self.clock = clock
+        self.rng = rng
+        self.deciders = list(deciders)
+        self.observers = list(observers)
+        self.journal: list[JournalRecord] = []
+        self.unserved: list[UnservedRequest] = []
+        self._venue_by_host = {host: venue for venue in self.venues for host in venue.hosts}
+
+    def venue_for(self, request: ExchangeRequest) -> Venue | None:
+        venue = self._venue_by_host.get(request.host)
+        if venue is not None:
+            return venue
+        return next((v for v in self.venues if v.serves(request)), None)
+
+    def handle(self, request: ExchangeRequest, timeouts: ClientTimeouts) -> Outcome:
+        now = self.clock.now()
+        venue = self.venue_for(request)
+        if venue is None:
+            unserved = UnservedRequest(now, request.method, redact_url(request.url), request.client)
+            self.unserved.append(unserved)
+            return Outcome(network="unserved", message=unserved.describe())
+        call = venue.classify(request)
+        fault = self._decide(request, call, now)
+        reply: VenueReply | None = None
+        if fault is None or fault.executes:
+            reply = venue.execute(request, call)
+        if fault is None:
+            assert reply is not None
+            outcome = Outcome(
+                status=reply.status,
+                reason=reason_phrase(reply.status),
+                headers=dict(reply.headers),
+                body=reply.body,
+            )
+        else:
+            outcome = fault.outcome(FaultContext(request, venue, timeouts, self.rng, reply))
+        record = self._record(now, request, call, fault, reply, outcome)
+        self.journal.append(record)
+        if fault is not None:
+            injected = InjectedFault(fault, request, call, record)
+            for observe in self.observers:
+                observe(injected)
+        return outcome
+
+    def _decide(self, request: ExchangeRequest, call: Call, now: float) -> Fault | None:
+        for decide in self.deciders:
+            fault = decide(request, call, now)
+            if fault is not None:
+                return fault
+        return self.schedule.decide(call, now)
+
+    def _record(
+        self,
+        now: float,
+        request: ExchangeRequest,
+        call: Call,
+        fault: Fault | None,
+        reply: VenueReply | None,
+        outcome: Outcome,
+    ) -> JournalRecord:
+        order = call.order
+        # The client saw an acknowledgement only if the venue accepted and that answer got through.
+        acknowledged = reply is not None and reply.accepted and outcome.status == reply.status and (
+            fault is None or outcome.body == reply.body
+        )
+        if order is not None:
+            operation_key: tuple[object, ...] = (call.venue, call.intent, call.symbol, *order.key)
+        else:
+            operation_key = (call.venue, call.intent, call.symbol, call.endpoint)
+        return JournalRecord(
+            t=now,
+            method=request.method,
+            url=redact_url(request.url),
+            path=request.path,
+            venue=call.venue,
+            intent=call.intent,
+            symbol=call.symbol,
+            fault=fault.name if fault is not None else None,
+            status=outcome.status,
+            executed=reply is not None,
+            client=request.client,
+            endpoint=call.endpoint,
+            delay=outcome.delay,
+            accepted=acknowledged,
+            error_code=reply.error_code if reply is not None and fault is None else None,
+            order_id=reply.order_id if reply is not None else None,
+            client_order_id=order.client_order_id if order else None,
+            side=order.side if order else None,
+            order_type=order.order_type if order else None,
+            amount=order.amount if order else None,
+            price=order.price if order else None,
+            trigger_price=order.trigger_price if order else None,
+            operation_key=operation_key,
+        )

@@ -1,0 +1,140 @@
+"""aiohttp (async ccxt's client), through aioresponses with our compatibility layer."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import re
+import socket
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aioresponses import aioresponses
+from aioresponses.core import RequestMatch
+from yarl import URL
+
+from pytest_exchange_chaos.engine import ChaosEngine
+from pytest_exchange_chaos.errors import UnservedRequestError
+from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
+from pytest_exchange_chaos.transports._aiohttp_compat import build_client_response, connection_key
+from pytest_exchange_chaos.venues.base import ExchangeRequest
+
+__all__ = ["AiohttpTransport", "make_transport"]
+
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+_EVERY_URL = re.compile(r".*")
+
+
+def _body_bytes(kwargs: dict[str, Any]) -> bytes:
+    if kwargs.get("json") is not None:
+        return json.dumps(kwargs["json"]).encode()
+    data = kwargs.get("data")
+    if data is None:
+        return b""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, dict):
+        return urlencode(data).encode()
+    return b""
+
+
+def _timeouts(timeout: Any) -> ClientTimeouts:
+    if isinstance(timeout, (int, float)):
+        return ClientTimeouts(total=float(timeout))
+    if isinstance(timeout, aiohttp.ClientTimeout):
+        connects = [t for t in (timeout.connect, timeout.sock_connect) if t is not None]
+        return ClientTimeouts(
+            connect=min(connects) if connects else None, read=timeout.sock_read, total=timeout.total
+        )
+    return ClientTimeouts()
+
+
+def _network_error(outcome: Outcome, url: URL) -> BaseException:
+    kind = outcome.network
+    if kind == "unserved":
+        return UnservedRequestError(outcome.message)
+    if kind == "connection_reset":
+        return aiohttp.ClientOSError(errno.ECONNRESET, outcome.message)
+    if kind == "connect_timeout":
+        return aiohttp.ConnectionTimeoutError(f"Connection timeout to host {url}")
+    if kind == "read_timeout":
+        return aiohttp.SocketTimeoutError(outcome.message)
+    if kind == "total_timeout":
+        return asyncio.TimeoutError()
+    # dns_failure: what aiohttp's resolver raises for a name that does not resolve
+    os_error = socket.gaierror(socket.EAI_AGAIN, outcome.message)
+    return aiohttp.ClientConnectorDNSError(connection_key(url), os_error)
+
+
+class _VenueMatch(RequestMatch):  # type: ignore[misc]
+    """Matches every URL for one HTTP method and lets the engine answer."""
+
+    def __init__(self, method: str, engine: ChaosEngine) -> None:
+        super().__init__(_EVERY_URL, method=method, repeat=True)
+        self._engine = engine
+
+    async def build_response(self, url: URL, **kwargs: Any) -> Any:
+        method = self.method.upper()
+        request = ExchangeRequest(
+            method=method,
+            url=str(url),
+            headers={str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()},
+            body=_body_bytes(kwargs),
+            client="aiohttp",
+        )
+        outcome = self._engine.handle(request, _timeouts(kwargs.get("timeout")))
+        if outcome.delay > 0:
+            await asyncio.sleep(outcome.delay)
+        if outcome.network is not None:
+            # Raised, not returned: aioresponses only raises Exception subclasses it is handed,
+            # and the guard's error is deliberately not one.
+            raise _network_error(outcome, url)
+        assert outcome.status is not None
+        return build_client_response(
+            method,
+            url,
+            status=outcome.status,
+            reason=outcome.reason,
+            headers=outcome.headers,
+            body=outcome.body,
+            request_headers=request.headers,
+            loop=asyncio.get_running_loop(),
+        )
+
+
+class _ChaosAioresponses(aioresponses):  # type: ignore[misc]
+    async def _request_mock(self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any,
+                            **kwargs: Any) -> Any:
+        # A session-wide timeout is what the client honours when the call passes none.
+        if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
+            kwargs["timeout"] = orig_self.timeout
+        return await super()._request_mock(orig_self, method, url, *args, **kwargs)
+
+    def _build_request_call(self, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+        # aioresponses deep-copies every request's arguments into an ever-growing log; the
+        # engine's journal already records each request, so skip that cost.
+        return None
+
+
+class AiohttpTransport:
+    name = "aiohttp"
+
+    def __init__(self, engine: ChaosEngine) -> None:
+        self._engine = engine
+        self._mock = _ChaosAioresponses()
+
+    def start(self) -> None:
+        self._mock.start()
+        for method in _METHODS:
+            self._mock._matches[f"exchange-chaos {method}"] = _VenueMatch(method, self._engine)
+
+    def stop(self) -> None:
+        self._mock.stop()
+
+
+def make_transport(engine: ChaosEngine) -> AiohttpTransport:
+    return AiohttpTransport(engine)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
+
+
+@pytest.fixture
+async def binance(exchange_chaos: object) -> AsyncIterator[object]:
+    """Real, unmodified async ccxt binanceusdm, with keys, closed afterwards."""
+    import ccxt.async_support as ccxt_async
+
+    exchange = ccxt_async.binanceusdm(dict(API_KEYS))
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
