@@ -26,10 +26,14 @@ _real_monotonic = time.monotonic
 _real_time = time.time
 _real_sleep = time.sleep
 
+# The classes that implement select() themselves (epoll and poll share a base that does).
 _SELECTOR_CLASSES: tuple[type[selectors.BaseSelector], ...] = tuple(
     cls
-    for name in ("SelectSelector", "PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector")
-    if (cls := getattr(selectors, name, None)) is not None
+    for cls in vars(selectors).values()
+    if isinstance(cls, type)
+    and issubclass(cls, selectors.BaseSelector)
+    and cls is not selectors.BaseSelector
+    and "select" in cls.__dict__
 )
 
 

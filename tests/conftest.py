@@ -19,3 +19,12 @@ async def binance(exchange_chaos: object) -> AsyncIterator[object]:
         yield exchange
     finally:
         await exchange.close()
+
+
+@pytest.fixture
+def chaos_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester whose inner runs are configured like a bot author's suite: strict warnings."""
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings =\n    error\n"
+    )
+    return pytester

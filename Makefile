@@ -1,0 +1,27 @@
+# The two front-door commands. Both bootstrap what they need into .venv; nothing by hand.
+#   make examples   the example bots under chaos, ending with the chaos report
+#   make test       the test suite on Python 3.10-3.13 (tox), lint, types and coverage
+
+PYTHON ?= python3.11
+VENV := .venv
+# pyenv keeps 3.10-3.13 installed but off PATH until selected; tox needs all of them.
+export PYENV_VERSION ?= 3.11.7:3.10.13:3.12.1:3.13.0
+
+.PHONY: examples test venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[test]" tox
+	touch $@
+
+venv: $(VENV)/.installed
+
+examples: venv
+	$(VENV)/bin/python -m pytest examples -p no:cacheprovider --chaos-report=chaos-report.json
+
+test: venv
+	$(VENV)/bin/python -m tox run
+
+clean:
+	rm -rf $(VENV) .tox chaos-report.json
