@@ -27,14 +27,23 @@ _real_time = time.time
 _real_sleep = time.sleep
 
 # The classes that implement select() themselves (epoll and poll share a base that does).
-_SELECTOR_CLASSES: tuple[type[selectors.BaseSelector], ...] = tuple(
+_SELECTOR_CLASSES: tuple[type[selectors.BaseSelector], ...] = tuple(dict.fromkeys(
     cls
     for cls in vars(selectors).values()
     if isinstance(cls, type)
     and issubclass(cls, selectors.BaseSelector)
     and cls is not selectors.BaseSelector
     and "select" in cls.__dict__
-)
+))
+
+
+# Same seed, same journal: that needs bit-identical float arithmetic on every run, so the
+# virtual clocks start from bases whose rounding does not vary. Monotonic starts at a fixed
+# 2**21 s (24 days): a float there resolves better than asyncio's 1 ns clock resolution for
+# the next 70 days of chaos time, so a timer due "now" is always seen as due (a coarser base
+# lets the loop spin forever one ulp short of it). The wall clock starts at a whole second,
+# which keeps ``time() * 1000`` rounding the same whatever the date.
+VIRTUAL_MONOTONIC_BASE = float(2**21)
 
 
 class ChaosClock:
@@ -42,9 +51,17 @@ class ChaosClock:
 
     def __init__(self, mode: ClockMode = "virtual") -> None:
         self.mode: ClockMode = mode
-        self._start_wall = _real_time()
-        self._start_monotonic = _real_monotonic()
-        self._offset = 0.0
+        if mode == "virtual":
+            self._start_wall = float(int(_real_time()))
+            self._start_monotonic = VIRTUAL_MONOTONIC_BASE
+        else:
+            self._start_wall = _real_time()
+            self._start_monotonic = _real_monotonic()
+        # The virtual clock's state is the monotonic reading itself, not an offset added to a
+        # base: a loop's timer at ``when`` computes ``when - monotonic``, and adding exactly that
+        # back lands exactly on ``when`` (the operands are close, so the subtraction is exact).
+        # Through an offset, rounding could leave the loop one ulp short of its timer forever.
+        self._monotonic = self._start_monotonic
         self._owner = threading.get_ident()
         self._undo: list[Callable[[], None]] = []
         self._traveller: Any = None
@@ -55,20 +72,20 @@ class ChaosClock:
 
     def now(self) -> float:
         if self.virtual:
-            return self._offset
+            return self._monotonic - self._start_monotonic
         return _real_monotonic() - self._start_monotonic
 
     def wall_time(self) -> float:
         return self._start_wall + self.now()
 
     def monotonic(self) -> float:
-        return self._start_monotonic + self.now()
+        return self._monotonic if self.virtual else _real_monotonic()
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward (a no-op on the real clock, where time moves by itself)."""
         if not self.virtual or seconds <= 0:
             return
-        self._offset += seconds
+        self._monotonic += seconds
         if self._traveller is not None:
             self._traveller.shift(seconds)
 

@@ -1,0 +1,48 @@
+"""Ids that look like Binance's: per-symbol increasing order ids, algo ids, 22-character client ids."""
+
+from __future__ import annotations
+
+import string
+
+from faker import Faker
+
+__all__ = ["BinanceIds"]
+
+_CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+class BinanceIds:
+    """Seeded, so a test sees the same ids on every run."""
+
+    def __init__(self, seed: int) -> None:
+        self._fake = Faker()
+        self._fake.seed_instance(seed)
+        self._orders: dict[str, int] = {}
+        self._trades: dict[str, int] = {}
+        self._algo = self._fake.random_int(1_000_000_000, 4_000_000_000)
+
+    def order_id(self, symbol: str, channel: str) -> str:
+        # Other traders' orders interleave with ours, so ids grow by uneven steps.
+        if channel == "algo":
+            self._algo += self._fake.random_int(1, 400)
+            return str(self._algo)
+        current = self._orders.get(symbol)
+        if current is None:
+            current = self._fake.random_int(1_000_000_000, 800_000_000_000)
+        current += self._fake.random_int(1, 5_000)
+        self._orders[symbol] = current
+        return str(current)
+
+    def trade_id(self, symbol: str) -> str:
+        current = self._trades.get(symbol)
+        if current is None:
+            current = self._fake.random_int(100_000_000, 7_000_000_000)
+        current += self._fake.random_int(1, 2_000)
+        self._trades[symbol] = current
+        return str(current)
+
+    def client_order_id(self) -> str:
+        return self._fake.lexify("?" * 22, letters=_CLIENT_ID_ALPHABET)
+
+    def listen_key(self) -> str:
+        return self._fake.lexify("?" * 64, letters=_CLIENT_ID_ALPHABET)

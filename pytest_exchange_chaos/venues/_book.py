@@ -1,0 +1,768 @@
+"""The state of one simulated derivatives account, shared by every venue.
+
+A venue adapter parses its exchange's request into an :class:`OrderRequest` (or a cancel, a
+lookup, a leverage change), calls the :class:`Book`, maps any :class:`BookError` to its own
+error codes, and renders the returned records in its own payloads. The book owns the trading
+rules: instrument filters, one-way positions, USDT cross margin, fills at the mark price,
+resting limits, and stop/take-profit triggers when the mark moves.
+
+No HTTP and no pytest here: the book only needs clocks and an id source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from pytest_exchange_chaos.venues._errors import (
+    DuplicateClientOrderId,
+    FillOrKillNotFillable,
+    InsufficientMargin,
+    InvalidLeverage,
+    InvalidOrderParameters,
+    NoChangeNeeded,
+    NotionalTooSmall,
+    OrderNotFound,
+    PostOnlyWouldTake,
+    PrecisionError,
+    PriceField,
+    QuantityTooLarge,
+    QuantityTooSmall,
+    ReduceOnlyRejected,
+    SettingLocked,
+    TickSizeError,
+    UnknownSymbol,
+    WouldTriggerImmediately,
+)
+from pytest_exchange_chaos.venues._instruments import Instrument, decimals
+from pytest_exchange_chaos.venues._records import (
+    CONDITIONAL_KINDS,
+    MARKET_KINDS,
+    STOP_KINDS,
+    AccountSnapshot,
+    Fill,
+    IdSource,
+    MarkStats,
+    Order,
+    OrderRequest,
+    Position,
+    PositionSnapshot,
+    intent_of,
+)
+from pytest_exchange_chaos.venues.base import OrderView, PositionView
+
+__all__ = ["Book"]
+
+ZERO = Decimal(0)
+_MAX_TRIGGER_ROUNDS = 16
+
+
+def parse_decimal(value: str | float | Decimal, field: str) -> Decimal:
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidOrderParameters(f"illegal characters in {field}: {value!r}", field, "illegal") from None
+    if not number.is_finite():
+        raise InvalidOrderParameters(f"illegal value for {field}: {value!r}", field, "illegal")
+    return number
+
+
+class Book:
+    """Instruments, marks, orders, one-way positions and a USDT cross-margin wallet."""
+
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        *,
+        ids: IdSource,
+        wall_ms: Callable[[], int],
+        now: Callable[[], float],
+        wallet_balance: Decimal = Decimal(10_000),
+        asset: str = "USDT",
+        default_leverage: int = 20,
+        taker_fee: Decimal = Decimal("0.0005"),
+        maker_fee: Decimal = Decimal("0.0002"),
+        expire_protective_orders_on_close: bool = True,
+    ) -> None:
+        self.instruments: dict[str, Instrument] = {i.id: i for i in instruments}
+        self._by_symbol = {i.symbol: i for i in self.instruments.values()}
+        self.ids = ids
+        self.wall_ms = wall_ms
+        self.now = now
+        self.asset = asset
+        self.wallet_balance = wallet_balance
+        self.balance_updated_ms = wall_ms()
+        self.default_leverage = default_leverage
+        self.taker_fee = taker_fee
+        self.maker_fee = maker_fee
+        # Binance expires reduce-only and close-position orders once their position is gone,
+        # so a take-profit that closes the trade does not leave a stop to re-open it.
+        self.expire_protective_orders_on_close = expire_protective_orders_on_close
+        self.marks: dict[str, Decimal] = {i.id: i.mark_price for i in self.instruments.values()}
+        self.stats: dict[str, MarkStats] = {
+            i.id: MarkStats(open=i.mark_price, high=i.mark_price, low=i.mark_price)
+            for i in self.instruments.values()
+        }
+        self.orders: dict[tuple[str, str], Order] = {}
+        self.positions: dict[str, Position] = {}
+        self.fills: list[Fill] = []
+        self.leverages: dict[str, int] = {}
+        self.margin_modes: dict[str, Literal["cross", "isolated"]] = {}
+        self.hedge_mode = False
+        self.multi_assets = False
+
+    # ----------------------------------------------------------------- instruments and marks
+
+    def instrument(self, symbol: str) -> Instrument:
+        """By exchange id (``BTCUSDT``) or ccxt unified symbol (``BTC/USDT:USDT``)."""
+        found = self.instruments.get(symbol) or self._by_symbol.get(symbol)
+        if found is None:
+            raise UnknownSymbol(symbol)
+        return found
+
+    def mark(self, symbol: str) -> Decimal:
+        return self.marks[self.instrument(symbol).id]
+
+    def set_mark(self, symbol: str, price: float | Decimal | str) -> list[Order]:
+        """Move the mark; return the orders that triggered or filled because of it."""
+        instrument = self.instrument(symbol)
+        mark = parse_decimal(price, "price")
+        if mark <= 0:
+            raise InvalidOrderParameters(f"mark price must be positive, got {price!r}", "price")
+        self.marks[instrument.id] = mark
+        stats = self.stats[instrument.id]
+        stats.high = max(stats.high, mark)
+        stats.low = min(stats.low, mark)
+        touched: list[Order] = []
+        for _ in range(_MAX_TRIGGER_ROUNDS):
+            progressed = False
+            for order in [o for o in self.orders.values() if o.symbol == instrument.id and o.is_open]:
+                if not order.is_open:
+                    continue
+                if order.waiting_for_trigger:
+                    self._track_trailing(order, mark)
+                    if self._crossed(order, mark):
+                        self._trigger(order)
+                        touched.append(order)
+                        progressed = True
+                elif not order.market_like and self._limit_crosses(order, mark):
+                    assert order.price is not None
+                    self._fill(order, order.remaining, order.price, maker=True)
+                    touched.append(order)
+                    progressed = True
+            if not progressed:
+                break
+        return touched
+
+    # ---------------------------------------------------------------------------- orders
+
+    def place(self, request: OrderRequest) -> Order:
+        """Validate and accept an order; market orders fill at once, crossing limits too."""
+        instrument = self.instrument(request.symbol)
+        mark = self.marks[instrument.id]
+        kind = request.kind
+        conditional = kind in CONDITIONAL_KINDS
+        if request.close_position:
+            if kind not in {"stop_market", "take_profit_market", "trailing_stop_market"}:
+                raise InvalidOrderParameters("closePosition needs a stop or take-profit market order", "kind", "conflict")
+            if request.quantity not in (None, ""):
+                raise InvalidOrderParameters("quantity must be empty with closePosition", "quantity", "conflict")
+            if request.reduce_only:
+                raise InvalidOrderParameters("reduceOnly cannot be sent with closePosition", "reduce_only", "conflict")
+            quantity = ZERO
+        else:
+            if request.quantity in (None, ""):
+                raise InvalidOrderParameters("quantity is required", "quantity", "missing")
+            assert request.quantity is not None
+            quantity = self._quantity(instrument, request.quantity, market=kind in MARKET_KINDS)
+        price: Decimal | None = None
+        if kind in {"limit", "stop", "take_profit"}:
+            if request.price in (None, ""):
+                raise InvalidOrderParameters("price is required", "price", "missing")
+            assert request.price is not None
+            price = self._price(instrument, request.price, "price")
+        trigger: Decimal | None = None
+        callback_rate: Decimal | None = None
+        activation: Decimal | None = None
+        if kind == "trailing_stop_market":
+            callback_rate = self._callback_rate(request.callback_rate)
+            if request.activation_price not in (None, ""):
+                assert request.activation_price is not None
+                activation = self._price(instrument, request.activation_price, "activation_price")
+        elif conditional:
+            if request.trigger_price in (None, ""):
+                raise InvalidOrderParameters("trigger price is required", "trigger_price", "missing")
+            assert request.trigger_price is not None
+            trigger = self._price(instrument, request.trigger_price, "trigger_price")
+
+        client_id = request.client_order_id or self.ids.client_order_id()
+        if any(
+            o.client_order_id == client_id and o.channel == request.channel and o.is_open
+            for o in self.orders.values()
+        ):
+            raise DuplicateClientOrderId(client_id)
+
+        position_qty = self._position_qty(instrument.id)
+        if request.reduce_only and not request.close_position:
+            closes = (request.side == "sell" and position_qty > 0) or (request.side == "buy" and position_qty < 0)
+            if not closes:
+                raise ReduceOnlyRejected("reduce-only order would not reduce a position")
+
+        if not (request.reduce_only or request.close_position):
+            reference = price if price is not None else (trigger if trigger is not None else mark)
+            notional = quantity * reference
+            if notional < instrument.min_notional:
+                raise NotionalTooSmall(notional, instrument.min_notional)
+
+        if trigger is not None and self._trigger_crossed(kind, request.side, trigger, mark):
+            raise WouldTriggerImmediately("the order would trigger immediately")
+
+        if not conditional:
+            crosses = price is not None and self._price_crosses(request.side, price, mark)
+            if kind == "limit" and request.time_in_force == "GTX" and crosses:
+                raise PostOnlyWouldTake("a post-only order would take liquidity")
+            if kind == "limit" and request.time_in_force == "FOK" and not crosses:
+                raise FillOrKillNotFillable("a fill-or-kill order could not fill at once")
+            if not request.reduce_only:
+                reference = mark if kind == "market" or crosses else (price or mark)
+                self._check_margin(instrument, request.side, quantity, reference)
+
+        now_ms = self.wall_ms()
+        order = Order(
+            id=self.ids.order_id(instrument.id, request.channel),
+            client_order_id=client_id,
+            symbol=instrument.id,
+            side=request.side,
+            kind=kind,
+            quantity=quantity,
+            price=price,
+            trigger_price=trigger,
+            reduce_only=request.reduce_only,
+            close_position=request.close_position,
+            time_in_force=request.time_in_force,
+            channel=request.channel,
+            created_ms=now_ms,
+            updated_ms=now_ms,
+            spawns_order_on_trigger=request.spawns_order_on_trigger,
+            callback_rate=callback_rate,
+            activation_price=activation,
+            extra=dict(request.extra),
+        )
+        if kind == "trailing_stop_market" and activation is None:
+            order.trailing_extreme = mark
+        self.orders[(order.channel, order.id)] = order
+        if not conditional:
+            self._work(order, taker=True)
+        return order
+
+    def find(
+        self, symbol: str | None, channel: str = "regular", *, order_id: str | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Any order, open or not; by client id the most recent one wins."""
+        instrument_id = self.instrument(symbol).id if symbol is not None else None
+        if order_id is not None:
+            order = self.orders.get((channel, str(order_id)))
+            if order is not None and instrument_id in (None, order.symbol):
+                return order
+            raise OrderNotFound(f"order {order_id} does not exist")
+        if client_order_id is not None:
+            for order in reversed(list(self.orders.values())):
+                if (
+                    order.channel == channel
+                    and instrument_id in (None, order.symbol)
+                    and order.client_order_id == client_order_id
+                ):
+                    return order
+            raise OrderNotFound(f"order with client id {client_order_id} does not exist")
+        raise InvalidOrderParameters("an order id or a client order id is required", "order_id", "missing")
+
+    def cancel(
+        self, symbol: str | None, channel: str = "regular", *, order_id: str | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        try:
+            order = self.find(symbol, channel, order_id=order_id, client_order_id=client_order_id)
+        except OrderNotFound:
+            raise OrderNotFound("unknown order") from None
+        if not order.is_open:
+            raise OrderNotFound("order is no longer open")
+        order.status = "canceled"
+        order.updated_ms = self.wall_ms()
+        return order
+
+    def cancel_all(self, symbol: str, channel: str = "regular") -> list[Order]:
+        cancelled = []
+        for order in self.open_orders(symbol, channel):
+            order.status = "canceled"
+            order.updated_ms = self.wall_ms()
+            cancelled.append(order)
+        return cancelled
+
+    def open_orders(self, symbol: str | None = None, channel: str | None = None) -> list[Order]:
+        return self.all_orders(symbol, channel, open_only=True)
+
+    def all_orders(
+        self, symbol: str | None = None, channel: str | None = None, *, open_only: bool = False
+    ) -> list[Order]:
+        instrument_id = self.instrument(symbol).id if symbol is not None else None
+        return [
+            order
+            for order in self.orders.values()
+            if (instrument_id is None or order.symbol == instrument_id)
+            and (channel is None or order.channel == channel)
+            and (order.is_open or not open_only)
+        ]
+
+    def amend(self, symbol: str, order: Order, *, quantity: str, price: str) -> Order:
+        """Change a resting limit order's price and quantity (it keeps its id and place)."""
+        instrument = self.instrument(symbol)
+        if not order.is_open or order.kind != "limit":
+            raise OrderNotFound("only open limit orders can be amended")
+        new_quantity = self._quantity(instrument, quantity, market=False)
+        new_price = self._price(instrument, price, "price")
+        if new_quantity <= order.executed_qty:
+            raise InvalidOrderParameters("quantity is not above the executed quantity", "quantity")
+        order.quantity = new_quantity
+        order.price = new_price
+        order.updated_ms = self.wall_ms()
+        mark = self.marks[instrument.id]
+        if self._price_crosses(order.side, new_price, mark):
+            self._fill(order, order.remaining, mark, maker=False)
+        return order
+
+    def intent(self, order: Order) -> Literal["entry", "exit", "stop_loss", "take_profit"]:
+        intent = intent_of(order.kind, order.side, order.reduce_only, order.close_position,
+                           self._position_qty(order.symbol))
+        assert intent in ("entry", "exit", "stop_loss", "take_profit")
+        return intent
+
+    # ------------------------------------------------------------------ account settings
+
+    def leverage(self, symbol: str) -> int:
+        return self.leverages.get(self.instrument(symbol).id, self.default_leverage)
+
+    def set_leverage(self, symbol: str, leverage: int) -> int:
+        instrument = self.instrument(symbol)
+        if not 1 <= leverage <= instrument.max_leverage:
+            raise InvalidLeverage(leverage, instrument.max_leverage)
+        position = self.positions.get(instrument.id)
+        if position is not None:
+            needed = abs(position.quantity) * self.marks[instrument.id] / leverage
+            current = abs(position.quantity) * self.marks[instrument.id] / self.leverage(instrument.id)
+            account = self.account()
+            if needed - current > account.available_balance:
+                raise InsufficientMargin(needed, account.available_balance + current)
+        self.leverages[instrument.id] = leverage
+        return leverage
+
+    def max_notional(self, symbol: str, leverage: int | None = None) -> Decimal:
+        instrument = self.instrument(symbol)
+        leverage = leverage if leverage is not None else self.leverage(symbol)
+        allowed = [tier.cap for tier in instrument.tiers if tier.max_leverage >= leverage]
+        return allowed[-1] if allowed else instrument.tiers[0].cap
+
+    def margin_mode(self, symbol: str) -> Literal["cross", "isolated"]:
+        return self.margin_modes.get(self.instrument(symbol).id, "cross")
+
+    def set_margin_mode(self, symbol: str, mode: Literal["cross", "isolated"]) -> None:
+        instrument = self.instrument(symbol)
+        if self.margin_mode(instrument.id) == mode:
+            raise NoChangeNeeded("margin_mode")
+        if instrument.id in self.positions:
+            raise SettingLocked("margin_mode", "position")
+        if self.open_orders(instrument.id):
+            raise SettingLocked("margin_mode", "open_orders")
+        self.margin_modes[instrument.id] = mode
+
+    def set_hedge_mode(self, hedged: bool) -> None:
+        if self.hedge_mode == hedged:
+            raise NoChangeNeeded("hedge_mode")
+        if self.positions:
+            raise SettingLocked("hedge_mode", "position")
+        if self.open_orders():
+            raise SettingLocked("hedge_mode", "open_orders")
+        self.hedge_mode = hedged
+
+    def set_multi_assets(self, enabled: bool) -> None:
+        if self.multi_assets == enabled:
+            raise NoChangeNeeded("multi_assets")
+        self.multi_assets = enabled
+
+    # ------------------------------------------------------------------ balances, positions
+
+    def account(self) -> AccountSnapshot:
+        unrealized = ZERO
+        position_im = ZERO
+        maint = ZERO
+        for position in self.positions.values():
+            snapshot = self.position_snapshot(position.symbol)
+            assert snapshot is not None
+            unrealized += snapshot.unrealized_pnl
+            position_im += snapshot.initial_margin
+            maint += snapshot.maint_margin
+        order_im = sum((self.open_order_margin(symbol) for symbol in self.instruments), ZERO)
+        margin_balance = self.wallet_balance + unrealized
+        available = margin_balance - position_im - order_im
+        return AccountSnapshot(
+            asset=self.asset,
+            wallet_balance=self.wallet_balance,
+            unrealized_pnl=unrealized,
+            margin_balance=margin_balance,
+            position_initial_margin=position_im,
+            open_order_initial_margin=order_im,
+            maint_margin=maint,
+            available_balance=available,
+            max_withdraw=max(ZERO, min(self.wallet_balance, available)),
+            updated_ms=self.balance_updated_ms,
+        )
+
+    def position_snapshot(self, symbol: str) -> PositionSnapshot | None:
+        instrument = self.instrument(symbol)
+        position = self.positions.get(instrument.id)
+        if position is None:
+            return None
+        mark = self.marks[instrument.id]
+        leverage = self.leverage(instrument.id)
+        notional = position.quantity * mark
+        tier = instrument.tier_for(notional)
+        maint = abs(notional) * tier.maint_margin_ratio - tier.cum
+        return PositionSnapshot(
+            symbol=instrument.id,
+            quantity=position.quantity,
+            entry_price=position.entry_price,
+            mark_price=mark,
+            notional=notional,
+            unrealized_pnl=position.quantity * (mark - position.entry_price),
+            initial_margin=abs(notional) / leverage,
+            maint_margin=max(maint, ZERO),
+            open_order_initial_margin=self.open_order_margin(instrument.id),
+            leverage=leverage,
+            liquidation_price=self._liquidation_price(instrument, position),
+            break_even_price=self._break_even(position),
+            margin_mode=self.margin_mode(instrument.id),
+            opened_at=position.opened_at,
+            updated_ms=position.updated_ms,
+        )
+
+    def fills_for(self, symbol: str | None = None) -> list[Fill]:
+        instrument_id = self.instrument(symbol).id if symbol is not None else None
+        return [fill for fill in self.fills if instrument_id is None or fill.symbol == instrument_id]
+
+    # ------------------------------------------------------------------------------ views
+
+    def order_views(self, symbol: str | None = None) -> list[OrderView]:
+        views = []
+        for order in self.open_orders(symbol):
+            instrument = self.instruments[order.symbol]
+            trigger = order.trigger_price
+            if order.kind == "trailing_stop_market":
+                trigger = self._trailing_trigger(order)
+            views.append(
+                OrderView(
+                    id=order.id,
+                    client_order_id=order.client_order_id,
+                    symbol=instrument.symbol,
+                    side=order.side,
+                    type=order.kind,
+                    amount=float(order.quantity),
+                    price=float(order.price) if order.price is not None else None,
+                    trigger_price=float(trigger) if trigger is not None else None,
+                    reduce_only=order.reduce_only,
+                    close_position=order.close_position,
+                    status="open",
+                    intent=self.intent(order),
+                )
+            )
+        return views
+
+    def position_views(self) -> list[PositionView]:
+        return [
+            PositionView(
+                symbol=self.instruments[position.symbol].symbol,
+                side=position.side,
+                contracts=float(abs(position.quantity)),
+                entry_price=float(position.entry_price),
+                opened_at=position.opened_at,
+            )
+            for position in self.positions.values()
+        ]
+
+    # ---------------------------------------------------------------------------- helpers
+
+    def _quantity(self, instrument: Instrument, text: str, *, market: bool) -> Decimal:
+        quantity = parse_decimal(text, "quantity")
+        if quantity <= 0:
+            raise QuantityTooSmall(quantity, instrument.min_qty)
+        if decimals(quantity) > instrument.quantity_precision or quantity % instrument.step_size:
+            raise PrecisionError("quantity", text)
+        if quantity < instrument.min_qty:
+            raise QuantityTooSmall(quantity, instrument.min_qty)
+        maximum = instrument.market_max_qty if market else instrument.max_qty
+        if quantity > maximum:
+            raise QuantityTooLarge(quantity, maximum)
+        return quantity
+
+    def _price(self, instrument: Instrument, text: str, field: PriceField) -> Decimal:
+        price = parse_decimal(text, field)
+        if price <= 0:
+            raise InvalidOrderParameters(f"{field} must be positive", field)
+        if decimals(price) > instrument.price_precision:
+            raise PrecisionError(field, text)
+        if price % instrument.tick_size:
+            raise TickSizeError(field, text)
+        return price
+
+    @staticmethod
+    def _callback_rate(text: str | None) -> Decimal:
+        if text in (None, ""):
+            raise InvalidOrderParameters("callback rate is required", "callback_rate", "missing")
+        assert text is not None
+        rate = parse_decimal(text, "callback_rate")
+        if not Decimal("0.1") <= rate <= Decimal(10):
+            raise InvalidOrderParameters("callback rate must be within 0.1 and 10", "callback_rate")
+        return rate
+
+    def _position_qty(self, instrument_id: str) -> Decimal:
+        position = self.positions.get(instrument_id)
+        return position.quantity if position is not None else ZERO
+
+    @staticmethod
+    def _price_crosses(side: str, price: Decimal, mark: Decimal) -> bool:
+        return mark <= price if side == "buy" else mark >= price
+
+    def _limit_crosses(self, order: Order, mark: Decimal) -> bool:
+        return order.price is not None and self._price_crosses(order.side, order.price, mark)
+
+    @staticmethod
+    def _trigger_crossed(kind: str, side: str, trigger: Decimal, mark: Decimal) -> bool:
+        # A stop buys above and sells below the market; a take-profit the other way round.
+        if kind in STOP_KINDS:
+            return mark >= trigger if side == "buy" else mark <= trigger
+        return mark <= trigger if side == "buy" else mark >= trigger
+
+    def _crossed(self, order: Order, mark: Decimal) -> bool:
+        if order.kind == "trailing_stop_market":
+            trigger = self._trailing_trigger(order)
+            if trigger is None:
+                return False
+            return mark >= trigger if order.side == "buy" else mark <= trigger
+        assert order.trigger_price is not None
+        return self._trigger_crossed(order.kind, order.side, order.trigger_price, mark)
+
+    @staticmethod
+    def _track_trailing(order: Order, mark: Decimal) -> None:
+        if order.kind != "trailing_stop_market":
+            return
+        if order.trailing_extreme is None:
+            activation = order.activation_price
+            activated = activation is None or (mark >= activation if order.side == "sell" else mark <= activation)
+            if activated:
+                order.trailing_extreme = mark
+            return
+        if order.side == "sell":
+            order.trailing_extreme = max(order.trailing_extreme, mark)
+        else:
+            order.trailing_extreme = min(order.trailing_extreme, mark)
+
+    @staticmethod
+    def _trailing_trigger(order: Order) -> Decimal | None:
+        if order.trailing_extreme is None or order.callback_rate is None:
+            return None
+        factor = order.callback_rate / 100
+        if order.side == "sell":
+            return order.trailing_extreme * (1 - factor)
+        return order.trailing_extreme * (1 + factor)
+
+    def _check_margin(self, instrument: Instrument, side: str, quantity: Decimal, price: Decimal) -> None:
+        position_qty = self._position_qty(instrument.id)
+        signed = quantity if side == "buy" else -quantity
+        if position_qty == 0 or (position_qty > 0) == (signed > 0):
+            opening = quantity
+        else:
+            opening = max(quantity - abs(position_qty), ZERO)
+        if opening == 0:
+            return
+        required = opening * price / self.leverage(instrument.id)
+        available = self.account().available_balance
+        if required > available:
+            raise InsufficientMargin(required, available)
+
+    def _trigger(self, order: Order) -> None:
+        now_ms = self.wall_ms()
+        order.trigger_ms = now_ms
+        order.updated_ms = now_ms
+        if order.kind == "trailing_stop_market":
+            order.trigger_price = self._trailing_trigger(order)
+        if not order.spawns_order_on_trigger:
+            order.triggered = True
+            self._work(order, taker=True)
+            return
+        market = order.market_like
+        child = Order(
+            id=self.ids.order_id(order.symbol, "regular"),
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            kind="market" if market else "limit",
+            quantity=order.quantity,
+            price=None if market else order.price,
+            trigger_price=None,
+            reduce_only=order.reduce_only,
+            close_position=order.close_position,
+            time_in_force=order.time_in_force,
+            channel="regular",
+            created_ms=now_ms,
+            updated_ms=now_ms,
+            parent_order_id=order.id,
+            extra=dict(order.extra),
+        )
+        order.status = "triggered"
+        order.triggered = True
+        order.child_order_id = child.id
+        self.orders[(child.channel, child.id)] = child
+        self._work(child, taker=True)
+
+    def _work(self, order: Order, *, taker: bool) -> None:
+        """Execute what can execute now: market orders in full, limits if the mark crosses."""
+        mark = self.marks[order.symbol]
+        if order.market_like:
+            self._fill(order, order.remaining, mark, maker=False)
+            return
+        if self._limit_crosses(order, mark):
+            self._fill(order, order.remaining, mark if taker else (order.price or mark), maker=not taker)
+        elif order.time_in_force in ("IOC", "FOK"):
+            order.status = "expired"
+            order.updated_ms = self.wall_ms()
+
+    def _fill(self, order: Order, quantity: Decimal, price: Decimal, *, maker: bool) -> None:
+        position_qty = self._position_qty(order.symbol)
+        now_ms = self.wall_ms()
+        if order.reduce_only or order.close_position:
+            opposite = position_qty * order.signed_side < 0
+            reducible = abs(position_qty) if opposite else ZERO
+            quantity = reducible if order.close_position else min(quantity, reducible)
+            if quantity <= 0:
+                order.status = "expired"
+                order.updated_ms = now_ms
+                return
+        elif order.triggered or order.parent_order_id is not None:
+            # Stop entries reserve nothing while they wait; the margin is checked on trigger.
+            try:
+                self._check_margin(self.instruments[order.symbol], order.side, quantity, price)
+            except InsufficientMargin:
+                order.status = "expired"
+                order.updated_ms = now_ms
+                return
+        fee = quantity * price * (self.maker_fee if maker else self.taker_fee)
+        realized = self._apply_to_position(order.symbol, order.signed_side * quantity, price)
+        self.wallet_balance += realized - fee
+        self.balance_updated_ms = now_ms
+        order.executed_qty += quantity
+        order.cum_quote += quantity * price
+        order.updated_ms = now_ms
+        done = order.close_position or order.reduce_only or order.executed_qty >= order.quantity
+        order.status = "filled" if done else "partially_filled"
+        stats = self.stats[order.symbol]
+        stats.volume += quantity
+        stats.quote_volume += quantity * price
+        stats.trades += 1
+        self.fills.append(
+            Fill(
+                id=self.ids.trade_id(order.symbol),
+                order_id=order.id,
+                symbol=order.symbol,
+                side=order.side,
+                price=price,
+                quantity=quantity,
+                quote_qty=quantity * price,
+                realized_pnl=realized,
+                commission=fee,
+                commission_asset=self.asset,
+                maker=maker,
+                time_ms=now_ms,
+            )
+        )
+        if order.symbol not in self.positions:
+            self._position_closed(order.symbol)
+
+    def _apply_to_position(self, symbol: str, delta: Decimal, price: Decimal) -> Decimal:
+        """Move the one-way position by ``delta``; return the realised PnL."""
+        position = self.positions.get(symbol)
+        now_ms = self.wall_ms()
+        if position is None:
+            self.positions[symbol] = Position(symbol, delta, price, self.now(), now_ms)
+            return ZERO
+        current = position.quantity
+        new_quantity = current + delta
+        position.updated_ms = now_ms
+        if (current > 0) == (delta > 0):
+            position.entry_price = (abs(current) * position.entry_price + abs(delta) * price) / abs(new_quantity)
+            position.quantity = new_quantity
+            return ZERO
+        closing = min(abs(delta), abs(current))
+        realized = closing * (price - position.entry_price) * (1 if current > 0 else -1)
+        if new_quantity == 0:
+            del self.positions[symbol]
+        elif (new_quantity > 0) != (current > 0):
+            position.quantity = new_quantity
+            position.entry_price = price
+            position.opened_at = self.now()
+        else:
+            position.quantity = new_quantity
+        return realized
+
+    def _position_closed(self, symbol: str) -> None:
+        if not self.expire_protective_orders_on_close:
+            return
+        now_ms = self.wall_ms()
+        for order in self.open_orders(symbol):
+            if order.reduce_only or order.close_position:
+                order.status = "expired"
+                order.updated_ms = now_ms
+
+    def open_order_margin(self, instrument_id: str) -> Decimal:
+        leverage = self.leverage(instrument_id)
+        total = ZERO
+        for order in self.orders.values():
+            if (
+                order.symbol == instrument_id
+                and order.is_open
+                and order.kind == "limit"
+                and not order.reduce_only
+                and order.price is not None
+            ):
+                total += order.remaining * order.price / leverage
+        return total
+
+    def _liquidation_price(self, instrument: Instrument, position: Position) -> Decimal:
+        """Cross-margin liquidation price of this position, the others held at their marks."""
+        others_pnl = ZERO
+        others_maint = ZERO
+        for other in self.positions.values():
+            if other.symbol == instrument.id:
+                continue
+            other_instrument = self.instruments[other.symbol]
+            mark = self.marks[other.symbol]
+            notional = abs(other.quantity) * mark
+            tier = other_instrument.tier_for(notional)
+            others_pnl += other.quantity * (mark - other.entry_price)
+            others_maint += notional * tier.maint_margin_ratio - tier.cum
+        quantity = abs(position.quantity)
+        side = 1 if position.quantity > 0 else -1
+        tier = instrument.tier_for(quantity * self.marks[instrument.id])
+        numerator = (
+            self.wallet_balance + others_pnl - others_maint + tier.cum - side * quantity * position.entry_price
+        )
+        denominator = quantity * tier.maint_margin_ratio - side * quantity
+        if denominator == 0:
+            return ZERO
+        price = numerator / denominator
+        return price if price > 0 else ZERO
+
+    def _break_even(self, position: Position) -> Decimal:
+        # Opening and closing both pay the taker fee.
+        if position.quantity > 0:
+            return position.entry_price * (1 + self.taker_fee) / (1 - self.taker_fee)
+        return position.entry_price * (1 - self.taker_fee) / (1 + self.taker_fee)
