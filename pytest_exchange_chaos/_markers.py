@@ -17,16 +17,17 @@ from pytest_exchange_chaos.venues.base import INTENTS
 __all__ = ["BUDGET_HELP", "CHAOS_HELP", "ChaosSettings", "read_settings"]
 
 CHAOS_HELP = (
-    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual'): run the test against "
+    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): run the test against "
     "simulated exchanges, failing requests with the given Wave(...)/Burst(...) schedules or a named "
-    "profile, on the virtual chaos clock (clock='real' for wall time). See docs/reference/markers.md"
+    "profile, on the virtual chaos clock (clock='real' for wall time); only allow_hosts may reach the "
+    "network. See docs/reference/markers.md"
 )
 BUDGET_HELP = (
     "retry_budget(**{intent: Budget(attempts=None, seconds=None)}): fail the test when an operation of "
     f"that intent ({', '.join(INTENTS)}) is not acknowledged within its budget"
 )
 
-_CHAOS_KWARGS = ("seed", "profile", "clock")
+_CHAOS_KWARGS = ("seed", "profile", "clock", "allow_hosts")
 _CLOCKS: tuple[ClockMode, ...] = ("virtual", "real")
 
 
@@ -36,6 +37,7 @@ class ChaosSettings:
     seed: int | None = None
     clock: ClockMode = "virtual"
     budgets: Mapping[str, Budget] = field(default_factory=dict)
+    allow_hosts: tuple[str, ...] = ()
 
 
 def _usage(item: pytest.Item, message: str) -> pytest.UsageError:
@@ -77,6 +79,14 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
         except ValueError as exc:
             raise _usage(item, str(exc)) from None
 
+    allow_hosts = options.get("allow_hosts", ())
+    if isinstance(allow_hosts, str):
+        allow_hosts = (allow_hosts,)
+    if not isinstance(allow_hosts, (list, tuple)) or not all(isinstance(h, str) for h in allow_hosts):
+        raise _usage(
+            item, f"exchange_chaos(allow_hosts={allow_hosts!r}): write host names, e.g. allow_hosts=['localhost']"
+        )
+
     budgets: dict[str, Budget] = {}
     for marker in item.iter_markers("retry_budget"):
         if marker.args:
@@ -91,4 +101,4 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             if not isinstance(budget, Budget):
                 raise _usage(item, f"retry_budget({intent}={budget!r}): write {intent}=Budget(attempts=5, seconds=60)")
             budgets.setdefault(intent, budget)
-    return ChaosSettings(tuple(schedules), seed, clock, budgets)
+    return ChaosSettings(tuple(schedules), seed, clock, budgets, tuple(allow_hosts))

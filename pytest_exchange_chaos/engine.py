@@ -6,6 +6,7 @@ and render the :class:`Outcome` in their client's own terms.
 
 from __future__ import annotations
 
+import fnmatch
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class ChaosEngine:
         rng: random.Random,
         deciders: Iterable[FaultDecider] = (),
         observers: Iterable[FaultObserver] = (),
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.venues = list(venues)
         self.schedule = schedule
@@ -67,7 +69,16 @@ class ChaosEngine:
         self.observers = list(observers)
         self.journal: list[JournalRecord] = []
         self.unserved: list[UnservedRequest] = []
+        self.allowed_hosts = tuple(host.lower() for host in allowed_hosts)
         self._venue_by_host = {host: venue for venue in self.venues for host in venue.hosts}
+
+    def passes_through(self, url: str) -> bool:
+        """True for a host the test explicitly allowed and no venue serves: the transport then
+        lets the real client send it. Everything else is answered here or refused."""
+        request = ExchangeRequest("GET", url)
+        if not self.allowed_hosts or self.venue_for(request) is not None:
+            return False
+        return any(fnmatch.fnmatchcase(request.host, pattern) for pattern in self.allowed_hosts)
 
     def venue_for(self, request: ExchangeRequest) -> Venue | None:
         venue = self._venue_by_host.get(request.host)

@@ -49,6 +49,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write every chaos test's journal, operations and verdicts as JSON to PATH",
     )
     parser.addini("chaos_report", "path of the JSON chaos report, overridden by --chaos-report", default=None)
+    group.addoption(
+        "--chaos-allow-host",
+        dest="chaos_allow_hosts",
+        action="append",
+        default=None,
+        metavar="HOST",
+        help="let chaos tests reach HOST for real (repeatable; globs like *.internal); every other "
+        "host no venue serves fails the test",
+    )
+    parser.addini(
+        "chaos_allow_hosts", "hosts chaos tests may reach for real, added to --chaos-allow-host", type="linelist"
+    )
 
 
 def _option_or_ini(config: pytest.Config, name: str) -> Any:
@@ -175,6 +187,11 @@ def exchange_chaos(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         rng=random.Random(derive_seed(seed, nodeid, "faults")),
         deciders=_hook_deciders(config, holder),
         observers=_hook_observers(config, holder),
+        allowed_hosts=(
+            *(config.getoption("chaos_allow_hosts") or ()),
+            *config.getini("chaos_allow_hosts"),
+            *settings.allow_hosts,
+        ),
     )
     controller = ChaosController(engine, seed=seed)
     holder.append(controller)

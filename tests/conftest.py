@@ -3,13 +3,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 
 pytest_plugins = ["pytester"]
 
 API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def binance(exchange_chaos: object) -> AsyncIterator[object]:
     """Real, unmodified async ccxt binanceusdm, with keys, closed afterwards."""
     import ccxt.async_support as ccxt_async

@@ -31,7 +31,7 @@ def test_markers_are_documented(chaos_pytester: pytest.Pytester) -> None:
     result = chaos_pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.exchange_chaos(*schedules, seed=None, profile=None, clock='virtual'): *",
+            "@pytest.mark.exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): *",
             "@pytest.mark.retry_budget(**{intent: Budget(attempts=None, seconds=None)}): *",
         ]
     )
@@ -53,7 +53,7 @@ def test_header_shows_the_seed_to_repeat_the_run(chaos_pytester: pytest.Pytester
 @pytest.mark.parametrize(
     ("marker", "expected"),
     [
-        ("exchange_chaos(seeds=7)", "*exchange_chaos() got unexpected argument(s) seeds; it takes schedules*seed, profile, clock*"),
+        ("exchange_chaos(seeds=7)", "*exchange_chaos() got unexpected argument(s) seeds; it takes schedules*seed, profile, clock, allow_hosts*"),
         ("exchange_chaos(clock='fast')", "*exchange_chaos(clock='fast'): write clock='virtual' or clock='real'*"),
         ("exchange_chaos(profile='binance_503')", "*profile='binance_503' is not a profile; the profiles are: binance_502_day*"),
         ("exchange_chaos('502')", "*exchange_chaos() takes Wave(...) and Burst(...)*not '502'*"),

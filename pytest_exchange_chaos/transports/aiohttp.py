@@ -107,9 +107,15 @@ class _VenueMatch(RequestMatch):  # type: ignore[misc]
 
 
 class _ChaosAioresponses(aioresponses):  # type: ignore[misc]
+    def __init__(self, engine: ChaosEngine) -> None:
+        super().__init__()
+        self._engine = engine
+
     async def _request_mock(self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any,
                             **kwargs: Any) -> Any:
         # A session-wide timeout is what the client honours when the call passes none.
+        if self._engine.passes_through(str(orig_self._build_url(url))):
+            return await self.patcher.temp_original(orig_self, method, url, *args, **kwargs)
         if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
             kwargs["timeout"] = orig_self.timeout
         return await super()._request_mock(orig_self, method, url, *args, **kwargs)
@@ -125,7 +131,7 @@ class AiohttpTransport:
 
     def __init__(self, engine: ChaosEngine) -> None:
         self._engine = engine
-        self._mock = _ChaosAioresponses()
+        self._mock = _ChaosAioresponses(engine)
 
     def start(self) -> None:
         self._mock.start()
