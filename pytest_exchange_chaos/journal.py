@@ -79,6 +79,8 @@ class Operation:
     succeeded: bool = False
     rejected: bool = False
     """The exchange refused it outright (an error code without a fault): retrying will not help."""
+    abandoned: bool = False
+    """The bot moved on: another order on the symbol was acknowledged before this one ever was."""
 
     @property
     def attempts(self) -> int:
@@ -140,7 +142,8 @@ class Operation:
         """Why this operation broke ``budget``, in a trader's words; None when it kept it."""
         problems = []
         if not self.succeeded:
-            problems.append("never acknowledged" + (" (refused by the exchange)" if self.rejected else ""))
+            why = " (refused by the exchange)" if self.rejected else " (the bot gave up on it)" if self.abandoned else ""
+            problems.append("never acknowledged" + why)
         if budget.attempts is not None and self.attempts > budget.attempts:
             problems.append(f"took {self.attempts} attempts")
         if budget.seconds is not None and self.seconds > budget.seconds:
@@ -164,6 +167,7 @@ class Operation:
             "seconds": self.seconds,
             "succeeded": self.succeeded,
             "rejected": self.rejected,
+            "abandoned": self.abandoned,
             "started_at": self.started_at,
             "faults": self.faults,
             "placements": len(self.placements),
@@ -171,7 +175,13 @@ class Operation:
 
 
 def group_operations(records: Iterable[JournalRecord]) -> Iterator[Operation]:
-    """Fold a journal into logical operations, in the order they started."""
+    """Fold a journal into logical operations, in the order they started.
+
+    An operation gathers the requests with the same key (venue, intent, symbol and, for orders,
+    side, type, amount and prices) until the first one acknowledged. An order that is never
+    acknowledged ends when another order on its symbol is: the bot has moved on, and an
+    identical order later is a new decision, not a retry.
+    """
     open_ops: dict[tuple[Any, ...], Operation] = {}
     ordered: list[Operation] = []
     for record in records:
@@ -185,6 +195,12 @@ def group_operations(records: Iterable[JournalRecord]) -> Iterator[Operation]:
         if record.accepted:
             operation.succeeded = True
             del open_ops[key]
+            if record.side is not None:
+                for other_key, other in list(open_ops.items()):
+                    first = other.records[0]
+                    if first.side is not None and (other.venue, other.symbol) == (record.venue, record.symbol):
+                        other.abandoned = True
+                        del open_ops[other_key]
         elif record.fault is None and record.status is not None:
             # The exchange itself said no: a definitive answer, not a failure to get one.
             operation.rejected = True

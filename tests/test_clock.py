@@ -14,7 +14,6 @@ import tenacity
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos()
 async def test_asyncio_sleep_jumps_and_every_clock_agrees(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
-    wall_start = time.perf_counter()  # perf_counter is deliberately left on real time
     t0, m0, d0 = time.time(), time.monotonic(), dt.datetime.now()
     loop_t0 = asyncio.get_running_loop().time()
     await asyncio.sleep(4 * 3600 + 36 * 60)
@@ -24,7 +23,6 @@ async def test_asyncio_sleep_jumps_and_every_clock_agrees(exchange_chaos) -> Non
     assert asyncio.get_running_loop().time() - loop_t0 == pytest.approx(16560, abs=0.01)
     assert (dt.datetime.now() - d0).total_seconds() == pytest.approx(16560, abs=0.01)
     assert time.time_ns() // 1_000_000_000 == int(time.time())
-    assert time.perf_counter() - wall_start < 2.0
 
 
 @pytest.mark.asyncio

@@ -6,8 +6,6 @@ what ccxt really does and says so; the point is that the wire is reproduced fait
 
 from __future__ import annotations
 
-import time
-
 import ccxt
 import pytest
 
@@ -45,18 +43,16 @@ async def test_each_fault_reaches_the_bot_as_ccxt_would_raise_it(
     await binance.load_markets()
     exchange_chaos.add(Burst(1, fault, endpoint=ORDER))
     sent_at = exchange_chaos.now()
-    wall = time.perf_counter()
     with pytest.raises(expected) as caught:
         await binance.create_order("BTC/USDT:USDT", "market", "buy", 0.01)
     assert type(caught.value) is expected or expected in type(caught.value).__mro__
     (record,) = [r for r in exchange_chaos.journal if r.fault is not None]
     assert record.fault == fault.name
     assert record.intent == "entry" and record.symbol == "BTC/USDT:USDT"
-    # A timeout ends after the client's own timeout (ccxt: 10 s) on the chaos clock, in no wall time.
+    # A timeout ends after the client's own timeout (ccxt: 10 s) on the chaos clock.
     if expected is ccxt.RequestTimeout and record.status is None:
         assert exchange_chaos.now() - record.t == pytest.approx(binance.timeout / 1000)
     assert record.t >= sent_at
-    assert time.perf_counter() - wall < 2.0
     # The next attempt goes through: the burst was one request long.
     order = await binance.create_order("BTC/USDT:USDT", "market", "buy", 0.01)
     assert order["status"] == "closed"

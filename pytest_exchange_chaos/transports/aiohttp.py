@@ -7,6 +7,7 @@ import errno
 import json
 import re
 import socket
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from yarl import URL
 from pytest_exchange_chaos.engine import ChaosEngine
 from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
+from pytest_exchange_chaos.transports._ccxt_throttle import accelerate_ccxt_throttler
 from pytest_exchange_chaos.transports._aiohttp_compat import build_client_response, connection_key
 from pytest_exchange_chaos.venues.base import ExchangeRequest
 
@@ -110,10 +112,14 @@ class _ChaosAioresponses(aioresponses):  # type: ignore[misc]
     def __init__(self, engine: ChaosEngine) -> None:
         super().__init__()
         self._engine = engine
+        self.undo_throttler: Callable[[], None] | None = None
 
     async def _request_mock(self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any,
                             **kwargs: Any) -> Any:
         # A session-wide timeout is what the client honours when the call passes none.
+        if self.undo_throttler is None and self._engine.clock.virtual:
+            # Async ccxt is imported by now if it is the one sending; see _ccxt_throttle.
+            self.undo_throttler = accelerate_ccxt_throttler()
         if self._engine.passes_through(str(orig_self._build_url(url))):
             return await self.patcher.temp_original(orig_self, method, url, *args, **kwargs)
         if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
@@ -140,6 +146,8 @@ class AiohttpTransport:
 
     def stop(self) -> None:
         self._mock.stop()
+        if self._mock.undo_throttler is not None:
+            self._mock.undo_throttler()
 
 
 def make_transport(engine: ChaosEngine) -> AiohttpTransport:
