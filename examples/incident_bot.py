@@ -9,6 +9,7 @@ order id so that a retry after a ghost cannot place a second stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -21,16 +22,31 @@ import ccxt
 log = logging.getLogger("incident_bot")
 
 SYMBOLS = [
-    "BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT", "DOGE/USDT:USDT", "TRX/USDT:USDT",
-    "CHR/USDT:USDT", "XVG/USDT:USDT", "BSV/USDT:USDT", "VOXEL/USDT:USDT", "PROM/USDT:USDT",
+    "BTC/USDT:USDT",
+    "ETH/USDT:USDT",
+    "XRP/USDT:USDT",
+    "DOGE/USDT:USDT",
+    "TRX/USDT:USDT",
+    "CHR/USDT:USDT",
+    "XVG/USDT:USDT",
+    "BSV/USDT:USDT",
+    "VOXEL/USDT:USDT",
+    "PROM/USDT:USDT",
 ]
 
 
 class ExchangeManager:
     """The retry wrapper the incident's entries went through."""
 
-    def __init__(self, exchange: Any, *, tries: int = 5, base_delay: float = 1.0, jitter: float = 0.1,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        exchange: Any,
+        *,
+        tries: int = 5,
+        base_delay: float = 1.0,
+        jitter: float = 0.1,
+        rng: random.Random | None = None,
+    ) -> None:
         self.exchange = exchange
         self.tries = tries
         self.base_delay = base_delay
@@ -44,8 +60,12 @@ class ExchangeManager:
             except ccxt.NetworkError as error:
                 if attempt == self.tries:
                     raise
-                delay = self.base_delay * 2 ** (attempt - 1) * (1 + self.rng.uniform(-self.jitter, self.jitter))
-                log.warning("%s failed (%s), retry %d in %.2fs", method.__name__, type(error).__name__, attempt, delay)
+                delay = (
+                    self.base_delay * 2 ** (attempt - 1) * (1 + self.rng.uniform(-self.jitter, self.jitter))
+                )
+                log.warning(
+                    "%s failed (%s), retry %d in %.2fs", method.__name__, type(error).__name__, attempt, delay
+                )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -68,7 +88,9 @@ class HardenedStopLossManager(StopLossManager):
 
     async def place(self, symbol: str, side: str, amount: float, stop_price: float) -> Any:
         params = {"stopPrice": stop_price, "reduceOnly": True, "clientOrderId": f"sl-{uuid.uuid4().hex[:20]}"}
-        return await self.manager.call(self.exchange.create_order, symbol, "STOP_MARKET", side, amount, None, params)
+        return await self.manager.call(
+            self.exchange.create_order, symbol, "STOP_MARKET", side, amount, None, params
+        )
 
 
 @dataclass
@@ -99,7 +121,9 @@ class IncidentBot:
         exit_side = "sell" if side == "buy" else "buy"
         stop = price * (1 - stop_distance) if side == "buy" else price * (1 + stop_distance)
         try:
-            order = await self.stops.place(symbol, exit_side, amount, float(self.exchange.price_to_precision(symbol, stop)))
+            order = await self.stops.place(
+                symbol, exit_side, amount, float(self.exchange.price_to_precision(symbol, stop))
+            )
         except ccxt.NetworkError as error:
             # The incident: logged, and the position runs on without a stop.
             log.error("stop-loss on %s failed: %s", symbol, type(error).__name__)
@@ -116,10 +140,9 @@ class IncidentBot:
         )
         stop_id = self.stop_ids.pop(symbol, None)
         if stop_id is not None:
-            try:
+            # The exchange expires a reduce-only stop once its position is closed.
+            with contextlib.suppress(ccxt.OrderNotFound):
                 await self.manager.call(self.exchange.cancel_order, stop_id, symbol, {"trigger": True})
-            except ccxt.OrderNotFound:
-                pass  # the exchange expires a reduce-only stop once its position is closed
 
     def order_size(self, symbol: str, price: float, notional: float = 100.0) -> float:
         """About ``notional`` USDT worth, rounded up to the market's step and minimum."""

@@ -17,7 +17,8 @@ from pytest_exchange_chaos.venues.base import INTENTS
 __all__ = ["BUDGET_HELP", "CHAOS_HELP", "ChaosSettings", "read_settings"]
 
 CHAOS_HELP = (
-    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): run the test against "
+    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): "
+    "run the test against "
     "simulated exchanges, failing requests with the given Wave(...)/Burst(...) schedules or a named "
     "profile, on the virtual chaos clock (clock='real' for wall time); only allow_hosts may reach the "
     "network. See docs/reference/markers.md"
@@ -84,7 +85,8 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
         allow_hosts = (allow_hosts,)
     if not isinstance(allow_hosts, (list, tuple)) or not all(isinstance(h, str) for h in allow_hosts):
         raise _usage(
-            item, f"exchange_chaos(allow_hosts={allow_hosts!r}): write host names, e.g. allow_hosts=['localhost']"
+            item,
+            f"exchange_chaos(allow_hosts={allow_hosts!r}): write host names, e.g. allow_hosts=['localhost']",
         )
 
     budgets: dict[str, Budget] = {}
@@ -97,8 +99,14 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             )
         for intent, budget in marker.kwargs.items():
             if intent not in INTENTS:
-                raise _usage(item, f"retry_budget({intent}=...): {intent!r} is not an intent; use one of {', '.join(INTENTS)}")
+                raise _usage(
+                    item,
+                    f"retry_budget({intent}=...): {intent!r} is not an intent; "
+                    f"use one of {', '.join(INTENTS)}",
+                )
             if not isinstance(budget, Budget):
-                raise _usage(item, f"retry_budget({intent}={budget!r}): write {intent}=Budget(attempts=5, seconds=60)")
+                raise _usage(
+                    item, f"retry_budget({intent}={budget!r}): write {intent}=Budget(attempts=5, seconds=60)"
+                )
             budgets.setdefault(intent, budget)
     return ChaosSettings(tuple(schedules), seed, clock, budgets, tuple(allow_hosts))

@@ -14,7 +14,9 @@ class Budget:
     __slots__ = ("attempts", "seconds")
 
     def __init__(self, attempts: int | None = None, seconds: Duration | None = None) -> None:
-        if attempts is not None and (isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1):
+        if attempts is not None and (
+            isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1
+        ):
             raise ValueError(f"Budget(attempts={attempts!r}): write a whole number of requests, at least 1")
         self.attempts = attempts
         self.seconds = None if seconds is None else parse_duration(seconds, what="Budget seconds")

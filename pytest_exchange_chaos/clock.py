@@ -27,14 +27,16 @@ _real_time = time.time
 _real_sleep = time.sleep
 
 # The classes that implement select() themselves (epoll and poll share a base that does).
-_SELECTOR_CLASSES: tuple[type[selectors.BaseSelector], ...] = tuple(dict.fromkeys(
-    cls
-    for cls in vars(selectors).values()
-    if isinstance(cls, type)
-    and issubclass(cls, selectors.BaseSelector)
-    and cls is not selectors.BaseSelector
-    and "select" in cls.__dict__
-))
+_SELECTOR_CLASSES: tuple[type[selectors.BaseSelector], ...] = tuple(
+    dict.fromkeys(
+        cls
+        for cls in vars(selectors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, selectors.BaseSelector)
+        and cls is not selectors.BaseSelector
+        and "select" in cls.__dict__
+    )
+)
 
 
 # Same seed, same journal: that needs bit-identical float arithmetic on every run, so the

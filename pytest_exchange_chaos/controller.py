@@ -146,7 +146,9 @@ class ChaosController:
                     placed_at = self._stop_placed_at(venue.id, position.symbol, position.opened_at)
                     if placed_at is None or placed_at - position.opened_at > limit:
                         late = "unknown" if placed_at is None else f"{placed_at - position.opened_at:.1f} s"
-                        problems.append(f"- {where} ({opened}): stop placed after {late}, allowed {limit:g} s")
+                        problems.append(
+                            f"- {where} ({opened}): stop placed after {late}, allowed {limit:g} s"
+                        )
         if problems:
             raise AssertionError("positions left without a protective stop:\n" + "\n".join(problems))
 
@@ -154,7 +156,11 @@ class ChaosController:
         times = [
             r.answered_at
             for r in self._engine.journal
-            if r.venue == venue and r.symbol == symbol and r.intent == "stop_loss" and r.executed
-            and r.order_id is not None and r.t >= since
+            if r.venue == venue
+            and r.symbol == symbol
+            and r.intent == "stop_loss"
+            and r.executed
+            and r.order_id is not None
+            and r.t >= since
         ]
         return min(times) if times else None

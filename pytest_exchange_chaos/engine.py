@@ -134,8 +134,11 @@ class ChaosEngine:
     ) -> JournalRecord:
         order = call.order
         # The client saw an acknowledgement only if the venue accepted and that answer got through.
-        acknowledged = reply is not None and reply.accepted and outcome.status == reply.status and (
-            fault is None or outcome.body == reply.body
+        acknowledged = (
+            reply is not None
+            and reply.accepted
+            and outcome.status == reply.status
+            and (fault is None or outcome.body == reply.body)
         )
         if order is not None:
             operation_key: tuple[object, ...] = (call.venue, call.intent, call.symbol, *order.key)

@@ -134,7 +134,11 @@ class Operation:
                 result = f"acknowledged ({record.status})"
             else:
                 result = f"refused ({record.status}, code {record.error_code})"
-            ghost = ", but the exchange executed it" if record.executed and not record.accepted and record.order_id else ""
+            ghost = (
+                ", but the exchange executed it"
+                if record.executed and not record.accepted and record.order_id
+                else ""
+            )
             lines.append(f"    attempt {number} at {format_clock(record.t)}: {result}{ghost}")
         return "\n".join(lines)
 
@@ -142,7 +146,13 @@ class Operation:
         """Why this operation broke ``budget``, in a trader's words; None when it kept it."""
         problems = []
         if not self.succeeded:
-            why = " (refused by the exchange)" if self.rejected else " (the bot gave up on it)" if self.abandoned else ""
+            why = (
+                " (refused by the exchange)"
+                if self.rejected
+                else " (the bot gave up on it)"
+                if self.abandoned
+                else ""
+            )
             problems.append("never acknowledged" + why)
         if budget.attempts is not None and self.attempts > budget.attempts:
             problems.append(f"took {self.attempts} attempts")
@@ -198,7 +208,10 @@ def group_operations(records: Iterable[JournalRecord]) -> Iterator[Operation]:
             if record.side is not None:
                 for other_key, other in list(open_ops.items()):
                     first = other.records[0]
-                    if first.side is not None and (other.venue, other.symbol) == (record.venue, record.symbol):
+                    if first.side is not None and (other.venue, other.symbol) == (
+                        record.venue,
+                        record.symbol,
+                    ):
                         other.abandoned = True
                         del open_ops[other_key]
         elif record.fault is None and record.status is not None:

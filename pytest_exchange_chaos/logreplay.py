@@ -16,8 +16,17 @@ from pytest_exchange_chaos.schedule import Wave
 __all__ = ["waves_from_log"]
 
 _DIRECTIVES = {
-    "Y": r"\d{4}", "m": r"\d{1,2}", "d": r"\d{1,2}", "H": r"\d{1,2}", "M": r"\d{1,2}",
-    "S": r"\d{1,2}", "f": r"\d{1,6}", "y": r"\d{2}", "b": r"[A-Za-z]{3}", "z": r"[+-]\d{4}", "%": "%",
+    "Y": r"\d{4}",
+    "m": r"\d{1,2}",
+    "d": r"\d{1,2}",
+    "H": r"\d{1,2}",
+    "M": r"\d{1,2}",
+    "S": r"\d{1,2}",
+    "f": r"\d{1,6}",
+    "y": r"\d{2}",
+    "b": r"[A-Za-z]{3}",
+    "z": r"[+-]\d{4}",
+    "%": "%",
 }
 
 

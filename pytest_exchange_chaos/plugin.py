@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
 from pytest_exchange_chaos import hookspecs, report
 from pytest_exchange_chaos._markers import BUDGET_HELP, CHAOS_HELP, read_settings
-from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
 from pytest_exchange_chaos._seeds import derive_seed, fresh_seed
+from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
 from pytest_exchange_chaos.clock import ChaosClock
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.engine import ChaosEngine, FaultDecider, FaultObserver
@@ -38,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="chaos_seed",
         default=None,
         metavar="SEED",
-        help="seed for fault decisions (default: the ini's chaos_seed, else a fresh one, printed in the header)",
+        help="seed for fault decisions (default: the ini's chaos_seed, else a fresh one, "
+        "printed in the header)",
     )
     parser.addini("chaos_seed", "seed for fault decisions, overridden by --chaos-seed", default=None)
     group.addoption(
@@ -59,7 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "host no venue serves fails the test",
     )
     parser.addini(
-        "chaos_allow_hosts", "hosts chaos tests may reach for real, added to --chaos-allow-host", type="linelist"
+        "chaos_allow_hosts",
+        "hosts chaos tests may reach for real, added to --chaos-allow-host",
+        type="linelist",
     )
 
 
@@ -78,7 +81,9 @@ def _resolve_seed(config: pytest.Config) -> int:
     try:
         return int(str(raw))
     except ValueError:
-        raise pytest.UsageError(f"--chaos-seed={raw!r} is not a whole number; write e.g. --chaos-seed=7") from None
+        raise pytest.UsageError(
+            f"--chaos-seed={raw!r} is not a whole number; write e.g. --chaos-seed=7"
+        ) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -208,7 +213,7 @@ def exchange_chaos(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     result = yield
     controller = item.stash.get(CONTROLLER_KEY, None)
     if controller is None:
@@ -235,10 +240,11 @@ def _check_guard(controller: ChaosController) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     test_report = yield
     controller = item.stash.get(CONTROLLER_KEY, None)
     if controller is not None and call.when == "teardown":
         test_report.user_properties.append((report.PROPERTY, report.test_entry(item, controller)))
     return test_report
-

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from pytest_exchange_chaos import faults
 from pytest_exchange_chaos.schedule import Schedule, Wave
+from pytest_exchange_chaos.venues.base import Intent
 
 __all__ = ["PROFILES", "binance_502_day", "get"]
 
-ORDER_PLACEMENT = ("entry", "exit", "stop_loss", "take_profit")
+ORDER_PLACEMENT: tuple[Intent, ...] = ("entry", "exit", "stop_loss", "take_profit")
 
 
 def binance_502_day(rate: float = 0.5) -> list[Schedule]:
@@ -37,5 +38,7 @@ def get(name: str) -> list[Schedule]:
     try:
         factory = PROFILES[name]
     except KeyError:
-        raise ValueError(f"profile={name!r} is not a profile; the profiles are: {', '.join(sorted(PROFILES))}") from None
+        raise ValueError(
+            f"profile={name!r} is not a profile; the profiles are: {', '.join(sorted(PROFILES))}"
+        ) from None
     return factory()

@@ -36,6 +36,10 @@ def test_entry(item: pytest.Item, controller: ChaosController) -> dict[str, Any]
     }
 
 
+def _nodeid(entry: dict[str, Any]) -> str:
+    return str(entry["nodeid"])
+
+
 class _ReportCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -45,7 +49,7 @@ class _ReportCollector:
         if report.when != "teardown":
             return
         for name, value in report.user_properties:
-            if name == PROPERTY:
+            if name == PROPERTY and isinstance(value, dict):
                 self.config.stash[ENTRIES_KEY].append(value)
 
     @pytest.hookimpl
@@ -59,10 +63,11 @@ class _ReportCollector:
         if not path.is_absolute():
             path = Path(str(self.config.invocation_params.dir)) / path
         path.parent.mkdir(parents=True, exist_ok=True)
+        entries: list[dict[str, Any]] = self.config.stash[ENTRIES_KEY]
         document = {
             "schema_version": REPORT_SCHEMA_VERSION,
             "seed": session.config.stash[SEED_KEY],
-            "tests": sorted(self.config.stash[ENTRIES_KEY], key=lambda e: e["nodeid"]),
+            "tests": sorted(entries, key=_nodeid),
         }
         path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
 

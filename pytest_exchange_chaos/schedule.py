@@ -54,8 +54,8 @@ class Matcher:
             method, _, path = endpoint.strip().partition(" ")
             if method.upper() not in _HTTP_METHODS or not path.startswith("/"):
                 raise ValueError(
-                    f"endpoint={endpoint!r} is not \"METHOD /path\": write e.g. "
-                    "endpoint=\"POST /fapi/v1/order\" (the path may be a glob such as \"/fapi/*/order\")"
+                    f'endpoint={endpoint!r} is not "METHOD /path": write e.g. '
+                    'endpoint="POST /fapi/v1/order" (the path may be a glob such as "/fapi/*/order")'
                 )
             parsed_endpoint = (method.upper(), path.strip())
         symbols = _as_set(symbol, "symbol")
@@ -64,7 +64,7 @@ class Matcher:
                 if "/" not in sym:
                     raise ValueError(
                         f"symbol={sym!r} is an exchange id; write the ccxt unified symbol, "
-                        "e.g. symbol=\"BTC/USDT:USDT\""
+                        'e.g. symbol="BTC/USDT:USDT"'
                     )
         return cls(intents, parsed_endpoint, _as_set(venue, "venue"), symbols)
 

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 pytest_plugins = ["pytester"]
+
+# The example bots are what a user writes; the tests drive the same code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
 
@@ -25,7 +30,5 @@ async def binance(exchange_chaos: object) -> AsyncIterator[object]:
 @pytest.fixture
 def chaos_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose inner runs are configured like a bot author's suite: strict warnings."""
-    pytester.makeini(
-        "[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings =\n    error\n"
-    )
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings =\n    error\n")
     return pytester

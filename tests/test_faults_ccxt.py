@@ -36,9 +36,14 @@ FAULT_TABLE: list[tuple[str, Fault, type[Exception]]] = [
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("fault", "expected"), [(f, e) for _, f, e in FAULT_TABLE], ids=[i for i, _, _ in FAULT_TABLE])
+@pytest.mark.parametrize(
+    ("fault", "expected"), [(f, e) for _, f, e in FAULT_TABLE], ids=[i for i, _, _ in FAULT_TABLE]
+)
 async def test_each_fault_reaches_the_bot_as_ccxt_would_raise_it(
-    exchange_chaos, binance, fault: Fault, expected: type[Exception]  # type: ignore[no-untyped-def]
+    exchange_chaos,
+    binance,
+    fault: Fault,
+    expected: type[Exception],  # type: ignore[no-untyped-def]
 ) -> None:
     await binance.load_markets()
     exchange_chaos.add(Burst(1, fault, endpoint=ORDER))

@@ -65,9 +65,7 @@ def test_a_decider_returning_a_non_fault_is_a_clear_error(chaos_pytester: pytest
 
 def test_a_venue_hook_returning_an_instance_is_a_usage_error(chaos_pytester: pytest.Pytester) -> None:
     pytester = chaos_pytester
-    pytester.makeconftest(
-        TOY + "\n\ndef pytest_exchange_chaos_venues(config):\n    return [object()]\n"
-    )
+    pytester.makeconftest(TOY + "\n\ndef pytest_exchange_chaos_venues(config):\n    return [object()]\n")
     pytester.makepyfile(
         """
         import pytest

@@ -22,9 +22,10 @@ async def test_the_naive_bot_loses_its_stop_losses_and_keeps_its_entries(exchang
     # The wall time this takes is measured in benchmarks/, not asserted here.
     assert exchange_chaos.now() >= DAY
     faults_by_wave = [
-        sum(1 for r in exchange_chaos.journal if r.fault and w.start <= r.t < w.end) for w in profiles.binance_502_day()
+        sum(1 for r in exchange_chaos.journal if r.fault and w.start <= r.t < w.end)
+        for w in profiles.binance_502_day()
     ]
-    assert all(0 < n for n in faults_by_wave), faults_by_wave
+    assert all(n > 0 for n in faults_by_wave), faults_by_wave
     assert faults_by_wave[0] <= 3 and faults_by_wave[1] <= 21 and faults_by_wave[2] <= 35
 
     # Entries survive through the retry wrapper...

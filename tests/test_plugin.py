@@ -39,13 +39,17 @@ def test_markers_are_documented(chaos_pytester: pytest.Pytester) -> None:
 
 def test_options_are_documented(chaos_pytester: pytest.Pytester) -> None:
     result = chaos_pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--chaos-seed=SEED*", "*--chaos-report=PATH*", "*chaos_seed*", "*chaos_report*"])
+    result.stdout.fnmatch_lines(
+        ["*--chaos-seed=SEED*", "*--chaos-report=PATH*", "*chaos_seed*", "*chaos_report*"]
+    )
 
 
 def test_header_shows_the_seed_to_repeat_the_run(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makepyfile("def test_nothing(): pass")
     result = chaos_pytester.runpytest("--chaos-seed=4242")
-    result.stdout.fnmatch_lines(["exchange-chaos: seed=4242 (repeat with --chaos-seed=4242); clients: aiohttp*"])
+    result.stdout.fnmatch_lines(
+        ["exchange-chaos: seed=4242 (repeat with --chaos-seed=4242); clients: aiohttp*"]
+    )
     chaos_pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nchaos_seed = 99\n")
     chaos_pytester.runpytest().stdout.fnmatch_lines(["exchange-chaos: seed=99 *"])
 
@@ -53,13 +57,28 @@ def test_header_shows_the_seed_to_repeat_the_run(chaos_pytester: pytest.Pytester
 @pytest.mark.parametrize(
     ("marker", "expected"),
     [
-        ("exchange_chaos(seeds=7)", "*exchange_chaos() got unexpected argument(s) seeds; it takes schedules*seed, profile, clock, allow_hosts*"),
-        ("exchange_chaos(clock='fast')", "*exchange_chaos(clock='fast'): write clock='virtual' or clock='real'*"),
-        ("exchange_chaos(profile='binance_503')", "*profile='binance_503' is not a profile; the profiles are: binance_502_day*"),
+        (
+            "exchange_chaos(seeds=7)",
+            "*exchange_chaos() got unexpected argument(s) seeds; it takes schedules*seed, profile, clock, allow_hosts*",
+        ),
+        (
+            "exchange_chaos(clock='fast')",
+            "*exchange_chaos(clock='fast'): write clock='virtual' or clock='real'*",
+        ),
+        (
+            "exchange_chaos(profile='binance_503')",
+            "*profile='binance_503' is not a profile; the profiles are: binance_502_day*",
+        ),
         ("exchange_chaos('502')", "*exchange_chaos() takes Wave(...) and Burst(...)*not '502'*"),
         ("exchange_chaos(seed='seven')", "*exchange_chaos(seed='seven'): write a whole number, e.g. seed=7*"),
-        ("retry_budget(stoploss=Budget(5))", "*retry_budget(stoploss=...): 'stoploss' is not an intent; use one of entry, exit, stop_loss*"),
-        ("retry_budget(stop_loss=5)", "*retry_budget(stop_loss=5): write stop_loss=Budget(attempts=5, seconds=60)*"),
+        (
+            "retry_budget(stoploss=Budget(5))",
+            "*retry_budget(stoploss=...): 'stoploss' is not an intent; use one of entry, exit, stop_loss*",
+        ),
+        (
+            "retry_budget(stop_loss=5)",
+            "*retry_budget(stop_loss=5): write stop_loss=Budget(attempts=5, seconds=60)*",
+        ),
         ("retry_budget(Budget(5))", "*retry_budget() takes keywords only*"),
     ],
 )
@@ -85,7 +104,9 @@ def test_a_misspelled_marker_is_a_usage_error_saying_what_to_write(
 def test_a_bad_seed_option_is_a_usage_error(chaos_pytester: pytest.Pytester) -> None:
     result = chaos_pytester.runpytest("--chaos-seed=abc")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --chaos-seed='abc' is not a whole number; write e.g. --chaos-seed=7"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: --chaos-seed='abc' is not a whole number; write e.g. --chaos-seed=7"]
+    )
 
 
 def test_same_seed_same_journal_other_seed_other_journal(chaos_pytester: pytest.Pytester) -> None:
@@ -119,7 +140,18 @@ def test_report_ini_twin_and_schema(chaos_pytester: pytest.Pytester) -> None:
     assert document["schema_version"] == 1
     (entry,) = document["tests"]
     assert entry["nodeid"] == "test_report_ini_twin_and_schema.py::test_toy"
-    assert set(entry["journal"][0]) >= {"t", "method", "url", "path", "venue", "intent", "symbol", "fault", "status", "executed"}
+    assert set(entry["journal"][0]) >= {
+        "t",
+        "method",
+        "url",
+        "path",
+        "venue",
+        "intent",
+        "symbol",
+        "fault",
+        "status",
+        "executed",
+    }
     assert entry["operations"][0]["intent"] == "market_data"
 
 

@@ -109,7 +109,9 @@ class ExchangeErrorFault(Fault):
     def outcome(self, context: FaultContext) -> Outcome:
         reply = context.venue.error_reply(self.code, self.message)
         status = self.status if self.status is not None else reply.status
-        return Outcome(status=status, reason=reason_phrase(status), headers=dict(reply.headers), body=reply.body)
+        return Outcome(
+            status=status, reason=reason_phrase(status), headers=dict(reply.headers), body=reply.body
+        )
 
     def describe(self) -> str:
         return f"exchange error {self.code} {self.message!r}"

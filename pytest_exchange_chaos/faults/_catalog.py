@@ -74,7 +74,11 @@ def cloudflare(code: int = 520) -> Fault:
         f"cloudflare_{code}",
         code,
         f"error code: {code}".encode(),
-        {"Content-Type": "text/plain; charset=UTF-8", "Server": "cloudflare", "CF-RAY": "8f1c2d3e4a5b6c7d-NRT"},
+        {
+            "Content-Type": "text/plain; charset=UTF-8",
+            "Server": "cloudflare",
+            "CF-RAY": "8f1c2d3e4a5b6c7d-NRT",
+        },
     )
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pytest_exchange_chaos.faults._base import ExchangeErrorFault, Fault, Ghost
 
-__all__ = ["internal_error", "margin_insufficient", "timestamp_outside_recv_window", "unknown_execution_status"]
+__all__ = [
+    "internal_error",
+    "margin_insufficient",
+    "timestamp_outside_recv_window",
+    "unknown_execution_status",
+]
 
 
 def unknown_execution_status(*, executed: bool = True) -> Fault:

@@ -81,7 +81,7 @@ def connection_key(url: URL) -> Any:
     """The ConnectionKey aiohttp's connector errors carry, whatever its fields in this version."""
     from aiohttp.client_reqrep import ConnectionKey
 
-    values = {
+    values: dict[str, Any] = {
         "host": url.host or "",
         "port": url.port,
         "is_ssl": url.scheme == "https",
@@ -91,4 +91,6 @@ def connection_key(url: URL) -> Any:
         "proxy_headers_hash": None,
         "server_hostname": None,
     }
-    return ConnectionKey(**{name: values.get(name) for name in ConnectionKey._fields})
+    # Built by field name: the fields differ between aiohttp versions (server_hostname is new).
+    key_type: Any = ConnectionKey
+    return key_type(**{name: values.get(name) for name in ConnectionKey._fields})

@@ -19,8 +19,8 @@ from yarl import URL
 from pytest_exchange_chaos.engine import ChaosEngine
 from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
-from pytest_exchange_chaos.transports._ccxt_throttle import accelerate_ccxt_throttler
 from pytest_exchange_chaos.transports._aiohttp_compat import build_client_response, connection_key
+from pytest_exchange_chaos.transports._ccxt_throttle import accelerate_ccxt_throttler
 from pytest_exchange_chaos.venues.base import ExchangeRequest
 
 __all__ = ["AiohttpTransport", "make_transport"]
@@ -72,7 +72,7 @@ def _network_error(outcome: Outcome, url: URL) -> BaseException:
     return aiohttp.ClientConnectorDNSError(connection_key(url), os_error)
 
 
-class _VenueMatch(RequestMatch):  # type: ignore[misc]
+class _VenueMatch(RequestMatch):
     """Matches every URL for one HTTP method and lets the engine answer."""
 
     def __init__(self, method: str, engine: ChaosEngine) -> None:
@@ -108,14 +108,15 @@ class _VenueMatch(RequestMatch):  # type: ignore[misc]
         )
 
 
-class _ChaosAioresponses(aioresponses):  # type: ignore[misc]
+class _ChaosAioresponses(aioresponses):
     def __init__(self, engine: ChaosEngine) -> None:
         super().__init__()
         self._engine = engine
         self.undo_throttler: Callable[[], None] | None = None
 
-    async def _request_mock(self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any,
-                            **kwargs: Any) -> Any:
+    async def _request_mock(
+        self, orig_self: aiohttp.ClientSession, method: str, url: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         # A session-wide timeout is what the client honours when the call passes none.
         if self.undo_throttler is None and self._engine.clock.virtual:
             # Async ccxt is imported by now if it is the one sending; see _ccxt_throttle.

@@ -8,7 +8,15 @@ from __future__ import annotations
 import json
 
 from pytest_exchange_chaos import faults
-from pytest_exchange_chaos.venues import Call, ExchangeRequest, OrderTicket, OrderView, PositionView, Venue, VenueReply
+from pytest_exchange_chaos.venues import (
+    Call,
+    ExchangeRequest,
+    OrderTicket,
+    OrderView,
+    PositionView,
+    Venue,
+    VenueReply,
+)
 
 SEEN_FAULTS: list[str] = []
 
