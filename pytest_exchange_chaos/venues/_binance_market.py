@@ -47,9 +47,21 @@ _RATE_LIMITS = [
 _FUNDING_RATE = "0.00010000"
 _FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 _INTERVAL_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
-    "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000, "1M": 2_592_000_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+    "1M": 2_592_000_000,
 }
 
 
@@ -139,8 +151,15 @@ def _spot_symbol(base: str, tick: Decimal, step: Decimal) -> dict[str, Any]:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
-                       "TAKE_PROFIT_LIMIT"],
+        "orderTypes": [
+            "LIMIT",
+            "LIMIT_MAKER",
+            "MARKET",
+            "STOP_LOSS",
+            "STOP_LOSS_LIMIT",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_LIMIT",
+        ],
         "icebergAllowed": True,
         "ocoAllowed": True,
         "otoAllowed": True,
@@ -150,11 +169,26 @@ def _spot_symbol(base: str, tick: Decimal, step: Decimal) -> dict[str, Any]:
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": True,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": plain(tick), "maxPrice": "1000000.00000000",
-             "tickSize": plain(tick)},
-            {"filterType": "LOT_SIZE", "minQty": plain(step), "maxQty": "9000000.00000000", "stepSize": plain(step)},
-            {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
-             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": plain(tick),
+                "maxPrice": "1000000.00000000",
+                "tickSize": plain(tick),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": plain(step),
+                "maxQty": "9000000.00000000",
+                "stepSize": plain(step),
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": "5.00000000",
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
         ],
         "permissions": [],
         "permissionSets": [["SPOT", "MARGIN"]],
@@ -229,8 +263,12 @@ def dapi_exchange_info(server_ms: int) -> dict[str, Any]:
                 {"filterType": "LOT_SIZE", "stepSize": "1", "maxQty": "1000000", "minQty": "1"},
                 {"filterType": "MARKET_LOT_SIZE", "stepSize": "1", "maxQty": "60000", "minQty": "1"},
                 {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-                {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
-                 "multiplierDecimal": "4"},
+                {
+                    "filterType": "PERCENT_PRICE",
+                    "multiplierUp": "1.0500",
+                    "multiplierDown": "0.9500",
+                    "multiplierDecimal": "4",
+                },
             ],
             "orderTypes": list(_FUTURES_ORDER_TYPES),
             "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
@@ -311,11 +349,11 @@ def _tick_ceiling(instrument: Instrument, price: Decimal) -> Decimal:
 
 
 def _best(book: Book, instrument: Instrument) -> tuple[Decimal, Decimal]:
+    # Best bid and ask straddle the mark, one tick away when it sits on the grid.
     mark = book.marks[instrument.id]
-    bid = _tick_floor(instrument, mark)
-    ask = _tick_ceiling(instrument, mark)
-    if ask == bid:
-        ask = bid + instrument.tick_size
+    half_tick = instrument.tick_size / 2
+    bid = _tick_floor(instrument, mark - half_tick)
+    ask = _tick_ceiling(instrument, mark + half_tick)
     return bid, ask
 
 
@@ -337,8 +375,12 @@ def depth(book: Book, instrument: Instrument, limit: int, server_ms: int) -> dic
         bid_price = bid - instrument.tick_size * level
         if bid_price > 0:
             bids.append([fmt(bid_price, places), plain(_level_qty(instrument, mark, level, "bid"))])
-        asks.append([fmt(ask + instrument.tick_size * level, places),
-                     plain(_level_qty(instrument, mark, level, "ask"))])
+        asks.append(
+            [
+                fmt(ask + instrument.tick_size * level, places),
+                plain(_level_qty(instrument, mark, level, "ask")),
+            ]
+        )
     return {"lastUpdateId": server_ms * 1000 + 7, "E": server_ms, "T": server_ms, "bids": bids, "asks": asks}
 
 

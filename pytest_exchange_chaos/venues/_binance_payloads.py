@@ -69,8 +69,7 @@ def fmt(value: Decimal, places: int) -> str:
 
 def plain(value: Decimal) -> str:
     """The shortest exact decimal, never in exponent form."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 def _quote_places(instrument: Instrument) -> int:
@@ -81,7 +80,9 @@ def _extra_bool(order: Order, key: str) -> bool:
     return order.extra.get(key, "").lower() == "true"
 
 
-def order_payload(order: Order, instrument: Instrument, *, with_time: bool, ack: bool = False) -> dict[str, Any]:
+def order_payload(
+    order: Order, instrument: Instrument, *, with_time: bool, ack: bool = False
+) -> dict[str, Any]:
     """A ``/fapi/v1/order`` answer. ``ack`` is the order as accepted, before it executed."""
     price_places = instrument.price_precision
     quantity_places = instrument.quantity_precision

@@ -32,7 +32,13 @@ from pytest_exchange_chaos.venues._errors import (
     UnknownSymbol,
     WouldTriggerImmediately,
 )
-from pytest_exchange_chaos.venues._records import CONDITIONAL_KINDS, OrderRequest, TimeInForce, intent_of
+from pytest_exchange_chaos.venues._records import (
+    CONDITIONAL_KINDS,
+    OrderRequest,
+    Side,
+    TimeInForce,
+    intent_of,
+)
 from pytest_exchange_chaos.venues.base import Intent, OrderTicket
 
 __all__ = [
@@ -95,7 +101,7 @@ def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) ->
         raise missing("side")
     if side_text not in ("BUY", "SELL"):
         raise BinanceReject(-1117, "Invalid side.")
-    side = "buy" if side_text == "BUY" else "sell"
+    side: Side = "buy" if side_text == "BUY" else "sell"
     if algo:
         algo_type = params.get("algoType", "")
         if not algo_type:
@@ -122,7 +128,9 @@ def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) ->
         raise BinanceReject(-4061, "Order's position side does not match user's setting.")
     if close_position:
         if kind not in ("stop_market", "take_profit_market"):
-            raise BinanceReject(-4136, f"Target strategy invalid for orderType {type_text},closePosition true")
+            raise BinanceReject(
+                -4136, f"Target strategy invalid for orderType {type_text},closePosition true"
+            )
         if params.get("quantity"):
             raise BinanceReject(-4137, "Quantity must be zero with closePosition equals true")
         if reduce_only and not hedge_mode:
@@ -166,6 +174,7 @@ def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) ->
 
 def order_ticket(params: Mapping[str, str], *, algo: bool) -> OrderTicket:
     """The engine's grouping key for an order placement, straight from the request's strings."""
+
     def truthy(name: str) -> bool:
         return params.get(name, "").strip().lower() == "true"
 
@@ -234,7 +243,9 @@ def reject_for(error: BookError, *, algo: bool = False, cancelling: bool = False
         return BinanceReject(-4005, "Quantity greater than max quantity.")
     if isinstance(error, NotionalTooSmall):
         minimum = format(error.minimum.normalize(), "f")
-        return BinanceReject(-4164, f"Order's notional must be no smaller than {minimum} (unless you choose reduce only).")
+        return BinanceReject(
+            -4164, f"Order's notional must be no smaller than {minimum} (unless you choose reduce only)."
+        )
     if isinstance(error, InsufficientMargin):
         return BinanceReject(-2019, "Margin is insufficient.")
     if isinstance(error, ReduceOnlyRejected):
@@ -276,7 +287,11 @@ def reject_for(error: BookError, *, algo: bool = False, cancelling: bool = False
         if error.reason == "missing":
             return missing(name)
         if error.reason == "illegal":
-            return BinanceReject(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+            return BinanceReject(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; "
+                "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+            )
         return BinanceReject(-1130, f"Data sent for parameter '{name}' is not valid.")
     return BinanceReject(-1000, "An unknown error occured while processing the request.")
 

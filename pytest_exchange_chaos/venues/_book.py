@@ -105,6 +105,9 @@ class Book:
             for i in self.instruments.values()
         }
         self.orders: dict[tuple[str, str], Order] = {}
+        # Orders that were open when last looked at: a day of trading leaves thousands of
+        # closed orders, and every trigger check and margin sum only needs the open ones.
+        self._live: dict[tuple[str, str], Order] = {}
         self.positions: dict[str, Position] = {}
         self.fills: list[Fill] = []
         self.leverages: dict[str, int] = {}
@@ -137,7 +140,7 @@ class Book:
         touched: list[Order] = []
         for _ in range(_MAX_TRIGGER_ROUNDS):
             progressed = False
-            for order in [o for o in self.orders.values() if o.symbol == instrument.id and o.is_open]:
+            for order in [o for o in self._open_orders() if o.symbol == instrument.id]:
                 if not order.is_open:
                     continue
                 if order.waiting_for_trigger:
@@ -165,11 +168,17 @@ class Book:
         conditional = kind in CONDITIONAL_KINDS
         if request.close_position:
             if kind not in {"stop_market", "take_profit_market", "trailing_stop_market"}:
-                raise InvalidOrderParameters("closePosition needs a stop or take-profit market order", "kind", "conflict")
+                raise InvalidOrderParameters(
+                    "closePosition needs a stop or take-profit market order", "kind", "conflict"
+                )
             if request.quantity not in (None, ""):
-                raise InvalidOrderParameters("quantity must be empty with closePosition", "quantity", "conflict")
+                raise InvalidOrderParameters(
+                    "quantity must be empty with closePosition", "quantity", "conflict"
+                )
             if request.reduce_only:
-                raise InvalidOrderParameters("reduceOnly cannot be sent with closePosition", "reduce_only", "conflict")
+                raise InvalidOrderParameters(
+                    "reduceOnly cannot be sent with closePosition", "reduce_only", "conflict"
+                )
             quantity = ZERO
         else:
             if request.quantity in (None, ""):
@@ -197,15 +206,14 @@ class Book:
             trigger = self._price(instrument, request.trigger_price, "trigger_price")
 
         client_id = request.client_order_id or self.ids.client_order_id()
-        if any(
-            o.client_order_id == client_id and o.channel == request.channel and o.is_open
-            for o in self.orders.values()
-        ):
+        if any(o.client_order_id == client_id and o.channel == request.channel for o in self._open_orders()):
             raise DuplicateClientOrderId(client_id)
 
         position_qty = self._position_qty(instrument.id)
         if request.reduce_only and not request.close_position:
-            closes = (request.side == "sell" and position_qty > 0) or (request.side == "buy" and position_qty < 0)
+            closes = (request.side == "sell" and position_qty > 0) or (
+                request.side == "buy" and position_qty < 0
+            )
             if not closes:
                 raise ReduceOnlyRejected("reduce-only order would not reduce a position")
 
@@ -251,13 +259,17 @@ class Book:
         )
         if kind == "trailing_stop_market" and activation is None:
             order.trailing_extreme = mark
-        self.orders[(order.channel, order.id)] = order
+        self._store(order)
         if not conditional:
             self._work(order, taker=True)
         return order
 
     def find(
-        self, symbol: str | None, channel: str = "regular", *, order_id: str | None = None,
+        self,
+        symbol: str | None,
+        channel: str = "regular",
+        *,
+        order_id: str | None = None,
         client_order_id: str | None = None,
     ) -> Order:
         """Any order, open or not; by client id the most recent one wins."""
@@ -279,7 +291,11 @@ class Book:
         raise InvalidOrderParameters("an order id or a client order id is required", "order_id", "missing")
 
     def cancel(
-        self, symbol: str | None, channel: str = "regular", *, order_id: str | None = None,
+        self,
+        symbol: str | None,
+        channel: str = "regular",
+        *,
+        order_id: str | None = None,
         client_order_id: str | None = None,
     ) -> Order:
         try:
@@ -307,12 +323,12 @@ class Book:
         self, symbol: str | None = None, channel: str | None = None, *, open_only: bool = False
     ) -> list[Order]:
         instrument_id = self.instrument(symbol).id if symbol is not None else None
+        orders = self._open_orders() if open_only else list(self.orders.values())
         return [
             order
-            for order in self.orders.values()
+            for order in orders
             if (instrument_id is None or order.symbol == instrument_id)
             and (channel is None or order.channel == channel)
-            and (order.is_open or not open_only)
         ]
 
     def amend(self, symbol: str, order: Order, *, quantity: str, price: str) -> Order:
@@ -333,8 +349,9 @@ class Book:
         return order
 
     def intent(self, order: Order) -> Literal["entry", "exit", "stop_loss", "take_profit"]:
-        intent = intent_of(order.kind, order.side, order.reduce_only, order.close_position,
-                           self._position_qty(order.symbol))
+        intent = intent_of(
+            order.kind, order.side, order.reduce_only, order.close_position, self._position_qty(order.symbol)
+        )
         assert intent in ("entry", "exit", "stop_loss", "take_profit")
         return intent
 
@@ -402,7 +419,7 @@ class Book:
             unrealized += snapshot.unrealized_pnl
             position_im += snapshot.initial_margin
             maint += snapshot.maint_margin
-        order_im = sum((self.open_order_margin(symbol) for symbol in self.instruments), ZERO)
+        order_im = sum(self._open_order_margins().values(), ZERO)
         margin_balance = self.wallet_balance + unrealized
         available = margin_balance - position_im - order_im
         return AccountSnapshot(
@@ -557,7 +574,9 @@ class Book:
             return
         if order.trailing_extreme is None:
             activation = order.activation_price
-            activated = activation is None or (mark >= activation if order.side == "sell" else mark <= activation)
+            activated = activation is None or (
+                mark >= activation if order.side == "sell" else mark <= activation
+            )
             if activated:
                 order.trailing_extreme = mark
             return
@@ -621,7 +640,7 @@ class Book:
         order.status = "triggered"
         order.triggered = True
         order.child_order_id = child.id
-        self.orders[(child.channel, child.id)] = child
+        self._store(child)
         self._work(child, taker=True)
 
     def _work(self, order: Order, *, taker: bool) -> None:
@@ -698,7 +717,9 @@ class Book:
         new_quantity = current + delta
         position.updated_ms = now_ms
         if (current > 0) == (delta > 0):
-            position.entry_price = (abs(current) * position.entry_price + abs(delta) * price) / abs(new_quantity)
+            position.entry_price = (abs(current) * position.entry_price + abs(delta) * price) / abs(
+                new_quantity
+            )
             position.quantity = new_quantity
             return ZERO
         closing = min(abs(delta), abs(current))
@@ -723,18 +744,26 @@ class Book:
                 order.updated_ms = now_ms
 
     def open_order_margin(self, instrument_id: str) -> Decimal:
-        leverage = self.leverage(instrument_id)
-        total = ZERO
-        for order in self.orders.values():
-            if (
-                order.symbol == instrument_id
-                and order.is_open
-                and order.kind == "limit"
-                and not order.reduce_only
-                and order.price is not None
-            ):
-                total += order.remaining * order.price / leverage
-        return total
+        return self._open_order_margins().get(instrument_id, ZERO)
+
+    def _open_order_margins(self) -> dict[str, Decimal]:
+        """Margin held by resting limit orders that would add to a position, per symbol."""
+        margins: dict[str, Decimal] = {}
+        for order in self._open_orders():
+            if order.kind == "limit" and not order.reduce_only and order.price is not None:
+                margin = order.remaining * order.price / self.leverage(order.symbol)
+                margins[order.symbol] = margins.get(order.symbol, ZERO) + margin
+        return margins
+
+    def _store(self, order: Order) -> None:
+        key = (order.channel, order.id)
+        self.orders[key] = order
+        self._live[key] = order
+
+    def _open_orders(self) -> list[Order]:
+        for key in [key for key, order in self._live.items() if not order.is_open]:
+            del self._live[key]
+        return list(self._live.values())
 
     def _liquidation_price(self, instrument: Instrument, position: Position) -> Decimal:
         """Cross-margin liquidation price of this position, the others held at their marks."""
@@ -753,7 +782,11 @@ class Book:
         side = 1 if position.quantity > 0 else -1
         tier = instrument.tier_for(quantity * self.marks[instrument.id])
         numerator = (
-            self.wallet_balance + others_pnl - others_maint + tier.cum - side * quantity * position.entry_price
+            self.wallet_balance
+            + others_pnl
+            - others_maint
+            + tier.cum
+            - side * quantity * position.entry_price
         )
         denominator = quantity * tier.maint_margin_ratio - side * quantity
         if denominator == 0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 __all__ = [
     "INSTRUMENTS",
@@ -70,7 +71,7 @@ class Instrument:
         """The ccxt unified symbol, e.g. ``BTC/USDT:USDT``."""
         return f"{self.base}/{self.quote}:{self.settle}"
 
-    @property
+    @cached_property
     def tiers(self) -> tuple[LeverageTier, ...]:
         return _tiers(self.max_leverage, self.first_bracket_cap)
 
@@ -118,21 +119,30 @@ def _tiers(max_leverage: int, first_cap: Decimal) -> tuple[LeverageTier, ...]:
     return tuple(tiers)
 
 
-def _instrument(
-    id: str,
-    base: str,
-    *,
-    tick: str,
-    step: str,
-    max_qty: str,
-    market_max: str,
-    notional: str,
-    price_precision: int,
-    mark: str,
-    leverage: int,
-    first_cap: str = "10000",
-) -> Instrument:
+# id, base, tick size, step size, max qty, market max qty, min notional, pricePrecision, mark, max leverage
+_TABLE: tuple[tuple[str, str, str, str, str, str, str, int, str, int], ...] = (
+    ("BTCUSDT", "BTC", "0.10", "0.001", "1000", "120", "100", 2, "60000.00", 125),
+    ("ETHUSDT", "ETH", "0.01", "0.001", "10000", "2000", "20", 2, "3000.00", 125),
+    ("XRPUSDT", "XRP", "0.0001", "0.1", "10000000", "2000000", "5", 4, "2.5000", 75),
+    ("TRXUSDT", "TRX", "0.00001", "1", "10000000", "5000000", "5", 5, "0.28000", 75),
+    ("DOGEUSDT", "DOGE", "0.00001", "1", "50000000", "30000000", "5", 6, "0.17000", 75),
+    ("CHRUSDT", "CHR", "0.00001", "1", "2000000", "400000", "5", 5, "0.08000", 50),
+    ("XVGUSDT", "XVG", "0.0000001", "1", "50000000", "20000000", "5", 7, "0.0062000", 25),
+    ("PROVEUSDT", "PROVE", "0.0001", "1", "2000000", "300000", "5", 4, "0.7500", 50),
+    ("TACUSDT", "TAC", "0.00001", "1", "10000000", "2000000", "5", 5, "0.02000", 20),
+    ("BSVUSDT", "BSV", "0.01", "0.1", "10000", "2000", "5", 2, "25.00", 50),
+    ("VOXELUSDT", "VOXEL", "0.00001", "1", "5000000", "1000000", "5", 5, "0.04500", 25),
+    ("PROMUSDT", "PROM", "0.001", "0.01", "100000", "20000", "5", 3, "5.500", 25),
+    ("FORMUSDT", "FORM", "0.0001", "1", "1000000", "200000", "5", 4, "1.2000", 50),
+    ("TOSHIUSDT", "TOSHI", "0.0000001", "1", "1000000000", "200000000", "5", 7, "0.0007000", 25),
+)
+
+
+def _instrument(row: tuple[str, str, str, str, str, str, str, int, str, int]) -> Instrument:
+    id, base, tick, step, max_qty, market_max, notional, price_precision, mark, leverage = row
     step_size = Decimal(step)
+    # Majors get a wider first bracket, as on Binance.
+    first_cap = "50000" if leverage >= 100 else "20000" if leverage >= 75 else "10000"
     return Instrument(
         id=id,
         base=base,
@@ -150,36 +160,7 @@ def _instrument(
     )
 
 
-INSTRUMENTS: tuple[Instrument, ...] = (
-    _instrument("BTCUSDT", "BTC", tick="0.10", step="0.001", max_qty="1000", market_max="120",
-                notional="100", price_precision=2, mark="60000.00", leverage=125, first_cap="50000"),
-    _instrument("ETHUSDT", "ETH", tick="0.01", step="0.001", max_qty="10000", market_max="2000",
-                notional="20", price_precision=2, mark="3000.00", leverage=125, first_cap="50000"),
-    _instrument("XRPUSDT", "XRP", tick="0.0001", step="0.1", max_qty="10000000", market_max="2000000",
-                notional="5", price_precision=4, mark="2.5000", leverage=75, first_cap="20000"),
-    _instrument("TRXUSDT", "TRX", tick="0.00001", step="1", max_qty="10000000", market_max="5000000",
-                notional="5", price_precision=5, mark="0.28000", leverage=75, first_cap="20000"),
-    _instrument("DOGEUSDT", "DOGE", tick="0.00001", step="1", max_qty="50000000", market_max="30000000",
-                notional="5", price_precision=6, mark="0.17000", leverage=75, first_cap="20000"),
-    _instrument("CHRUSDT", "CHR", tick="0.00001", step="1", max_qty="2000000", market_max="400000",
-                notional="5", price_precision=5, mark="0.08000", leverage=50),
-    _instrument("XVGUSDT", "XVG", tick="0.0000001", step="1", max_qty="50000000", market_max="20000000",
-                notional="5", price_precision=7, mark="0.0062000", leverage=25),
-    _instrument("PROVEUSDT", "PROVE", tick="0.0001", step="1", max_qty="2000000", market_max="300000",
-                notional="5", price_precision=4, mark="0.7500", leverage=50),
-    _instrument("TACUSDT", "TAC", tick="0.00001", step="1", max_qty="10000000", market_max="2000000",
-                notional="5", price_precision=5, mark="0.02000", leverage=20),
-    _instrument("BSVUSDT", "BSV", tick="0.01", step="0.1", max_qty="10000", market_max="2000",
-                notional="5", price_precision=2, mark="25.00", leverage=50),
-    _instrument("VOXELUSDT", "VOXEL", tick="0.00001", step="1", max_qty="5000000", market_max="1000000",
-                notional="5", price_precision=5, mark="0.04500", leverage=25),
-    _instrument("PROMUSDT", "PROM", tick="0.001", step="0.01", max_qty="100000", market_max="20000",
-                notional="5", price_precision=3, mark="5.500", leverage=25),
-    _instrument("FORMUSDT", "FORM", tick="0.0001", step="1", max_qty="1000000", market_max="200000",
-                notional="5", price_precision=4, mark="1.2000", leverage=50),
-    _instrument("TOSHIUSDT", "TOSHI", tick="0.0000001", step="1", max_qty="1000000000",
-                market_max="200000000", notional="5", price_precision=7, mark="0.0007000", leverage=25),
-)
+INSTRUMENTS: tuple[Instrument, ...] = tuple(_instrument(row) for row in _TABLE)
 
 
 def instruments_by_id(instruments: Iterable[Instrument] = INSTRUMENTS) -> Mapping[str, Instrument]:

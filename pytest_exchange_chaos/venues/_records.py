@@ -46,7 +46,9 @@ CONDITIONAL_KINDS: frozenset[str] = frozenset(
 )
 STOP_KINDS: frozenset[str] = frozenset({"stop_market", "stop", "trailing_stop_market"})
 TAKE_PROFIT_KINDS: frozenset[str] = frozenset({"take_profit_market", "take_profit"})
-MARKET_KINDS: frozenset[str] = frozenset({"market", "stop_market", "take_profit_market", "trailing_stop_market"})
+MARKET_KINDS: frozenset[str] = frozenset(
+    {"market", "stop_market", "take_profit_market", "trailing_stop_market"}
+)
 OPEN_STATUSES: frozenset[str] = frozenset({"new", "partially_filled"})
 
 

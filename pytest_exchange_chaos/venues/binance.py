@@ -9,10 +9,11 @@ orders), and change account settings. State lives in a venue-neutral :class:`Boo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pytest_exchange_chaos.venues import _binance_market as market
 from pytest_exchange_chaos.venues import _binance_payloads as payloads
@@ -56,6 +57,7 @@ _ALL_CANCELLED = {"code": 200, "msg": "The operation of cancel all open order is
 Auth = Literal["none", "key", "signed"]
 Params = Mapping[str, str]
 Handler = Callable[["BinanceUsdmVenue", Params], Any]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class BinanceUsdmVenue(Venue):
         # Binance moved conditional orders to /fapi/v1/algoOrder in December 2025; older ccxt
         # still sends STOP_MARKET to /fapi/v1/order. False answers those like Binance now does.
         self.legacy_conditional_orders = legacy_conditional_orders
-        self._listen_key: str | None = None
+        self._current_listen_key: str | None = None
+        self._account_alias = self.ids.client_order_id()[:12]
 
     # ------------------------------------------------------------------------- Venue API
 
@@ -158,7 +161,10 @@ class BinanceUsdmVenue(Venue):
 
     def _error(self, reject: BinanceReject) -> VenueReply:
         return VenueReply.json(
-            {"code": reject.code, "msg": reject.message}, reject.status, accepted=False, error_code=reject.code
+            {"code": reject.code, "msg": reject.message},
+            reject.status,
+            accepted=False,
+            error_code=reject.code,
         )
 
     def _unified(self, exchange_id: str | None, path: str) -> str | None:
@@ -225,11 +231,15 @@ class BinanceUsdmVenue(Venue):
         return payloads.algo_payload(order, self.book.instruments[order.symbol], self.book)
 
     def _lookup(self, params: Params, *, channel: str, cancelling: bool = False) -> Order:
-        id_key, client_key = ("algoId", "clientAlgoId") if channel == "algo" else ("orderId", "origClientOrderId")
+        id_key, client_key = (
+            ("algoId", "clientAlgoId") if channel == "algo" else ("orderId", "origClientOrderId")
+        )
         order_id = params.get(id_key) or None
         client_id = params.get(client_key) or None
         if order_id is None and client_id is None:
-            raise BinanceReject(-1102, f"Param '{client_key}' or '{id_key}' must be sent, but both were empty/null!")
+            raise BinanceReject(
+                -1102, f"Param '{client_key}' or '{id_key}' must be sent, but both were empty/null!"
+            )
         instrument = self._instrument(params, required=channel == "regular")
         symbol = instrument.id if instrument is not None else None
         try:
@@ -334,7 +344,9 @@ class BinanceUsdmVenue(Venue):
         request = order_request(params, algo=algo, hedge_mode=self.book.hedge_mode)
         if not algo and request.kind not in ("market", "limit") and not self.legacy_conditional_orders:
             raise BinanceReject(
-                -4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
+                -4120,
+                "Order type not supported for this endpoint. "
+                "Please use the Algo Order API endpoints instead.",
             )
         instrument = self._required_instrument(params)
         try:
@@ -416,11 +428,14 @@ class BinanceUsdmVenue(Venue):
 
     def _cancel_batch(self, params: Params) -> Any:
         self._required_instrument(params)
-        ids = _json_list(params, "orderIdList")
-        client_ids = _json_list(params, "origClientOrderIdList")
+        # ccxt sends these names in lower case; Binance reads parameter names case-insensitively.
+        lowered = {key.lower(): value for key, value in params.items()}
+        ids = _json_list(lowered, "orderidlist")
+        client_ids = _json_list(lowered, "origclientorderidlist")
         if not ids and not client_ids:
             raise BinanceReject(
-                -1102, "Param 'origClientOrderIdList' or 'orderIdList' must be sent, but both were empty/null!"
+                -1102,
+                "Param 'origClientOrderIdList' or 'orderIdList' must be sent, but both were empty/null!",
             )
         results: list[dict[str, Any]] = []
         for key, values in (("orderId", ids), ("origClientOrderId", client_ids)):
@@ -449,7 +464,12 @@ class BinanceUsdmVenue(Venue):
 
     def _cancel_algo_order(self, params: Params) -> Any:
         order = self._lookup(params, channel="algo", cancelling=True)
-        return {"algoId": int(order.id), "clientAlgoId": order.client_order_id, "code": "200", "msg": "success"}
+        return {
+            "algoId": int(order.id),
+            "clientAlgoId": order.client_order_id,
+            "code": "200",
+            "msg": "success",
+        }
 
     def _cancel_all_algo(self, params: Params) -> Any:
         instrument = self._required_instrument(params)
@@ -469,7 +489,9 @@ class BinanceUsdmVenue(Venue):
 
     def _income(self, params: Params) -> Any:
         instrument = self._instrument(params, required=False)
-        rows = payloads.income(self.book, instrument.id if instrument else None, params.get("incomeType") or None)
+        rows = payloads.income(
+            self.book, instrument.id if instrument else None, params.get("incomeType") or None
+        )
         return _time_window(rows, params, lambda row: int(row["time"]))
 
     # ------------------------------------------------------------------ account, settings
@@ -481,7 +503,7 @@ class BinanceUsdmVenue(Venue):
         return payloads.account_v2(self.book)
 
     def _balance(self, params: Params) -> Any:
-        return payloads.balances(self.book, self.ids.client_order_id()[:12])
+        return payloads.balances(self.book, self._account_alias)
 
     def _position_risk_v3(self, params: Params) -> Any:
         instrument = self._instrument(params, required=False)
@@ -507,7 +529,9 @@ class BinanceUsdmVenue(Venue):
         except InvalidLeverage as error:
             raise reject_for(error) from None
         except BookError:
-            raise BinanceReject(-2028, "Leverage is smaller than permitted: insufficient margin balance") from None
+            raise BinanceReject(
+                -2028, "Leverage is smaller than permitted: insufficient margin balance"
+            ) from None
         return {
             "leverage": leverage,
             "maxNotionalValue": payloads.plain(self.book.max_notional(instrument.id, leverage)),
@@ -575,12 +599,12 @@ class BinanceUsdmVenue(Venue):
         }
 
     def _listen_key(self, params: Params) -> Any:
-        if self._listen_key is None:
-            self._listen_key = self.ids.listen_key()
-        return {"listenKey": self._listen_key}
+        if self._current_listen_key is None:
+            self._current_listen_key = self.ids.listen_key()
+        return {"listenKey": self._current_listen_key}
 
     def _close_listen_key(self, params: Params) -> Any:
-        self._listen_key = None
+        self._current_listen_key = None
         return {}
 
 
@@ -598,8 +622,6 @@ def _integer(params: Params, name: str) -> int:
 
 
 def _json_list(params: Params, name: str) -> list[str]:
-    import json
-
     raw = params.get(name, "")
     if not raw:
         return []
@@ -612,7 +634,7 @@ def _json_list(params: Params, name: str) -> list[str]:
     return [str(value) for value in values]
 
 
-def _time_window[T](rows: list[T], params: Params, time_of: Callable[[T], int]) -> list[T]:
+def _time_window(rows: list[_T], params: Params, time_of: Callable[[_T], int]) -> list[_T]:
     if params.get("startTime"):
         start = _integer(params, "startTime")
         rows = [row for row in rows if time_of(row) >= start]
