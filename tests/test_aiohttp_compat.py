@@ -63,7 +63,7 @@ def test_connection_key_fits_this_aiohttp() -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos()
+@pytest.mark.exchange_chaos
 async def test_a_session_timeout_is_honoured_when_the_call_passes_none(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     from pytest_exchange_chaos import Burst, faults
 
@@ -75,7 +75,7 @@ async def test_a_session_timeout_is_honoured_when_the_call_passes_none(exchange_
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos()
+@pytest.mark.exchange_chaos
 async def test_raise_for_status_sessions_see_the_fault(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     from pytest_exchange_chaos import Burst, faults
 

@@ -102,7 +102,7 @@ async def test_reusing_the_client_id_alone_does_not_save_a_market_order(exchange
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos()
+@pytest.mark.exchange_chaos
 async def test_a_resting_limit_orders_client_id_is_refused_while_open(exchange_chaos, binance) -> None:  # type: ignore[no-untyped-def]
     await binance.load_markets()
     params = {"clientOrderId": "entry-limit-1"}
@@ -152,14 +152,14 @@ async def test_retrying_the_stop_within_budget_protects_the_position(exchange_ch
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos()
+@pytest.mark.exchange_chaos
 async def test_a_stop_on_the_wrong_side_or_too_small_does_not_protect(exchange_chaos, binance) -> None:  # type: ignore[no-untyped-def]
     await binance.load_markets()
     await binance.create_order(SYMBOL, "market", "buy", 0.02)
     await binance.create_order(
         SYMBOL, "STOP_MARKET", "sell", 0.01, None, {"stopPrice": 50_000, "reduceOnly": True}
     )
-    with pytest.raises(AssertionError, match="stops cover 0.01"):
+    with pytest.raises(AssertionError, match=r"stops cover 0\.01"):
         exchange_chaos.assert_positions_protected()
     await binance.create_order(
         SYMBOL, "STOP_MARKET", "sell", 0.01, None, {"stopPrice": 49_000, "reduceOnly": True}
