@@ -9,10 +9,11 @@ retry library that sleeps on one clock and measures on another sees them agree.
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import time_machine
@@ -65,6 +66,7 @@ class ChaosClock:
         # Through an offset, rounding could leave the loop one ulp short of its timer forever.
         self._monotonic = self._start_monotonic
         self._owner = threading.get_ident()
+        self._real_io_in_flight = 0
         self._undo: list[Callable[[], None]] = []
         self._traveller: Any = None
 
@@ -97,6 +99,17 @@ class ChaosClock:
             self.advance(seconds)
         else:
             _real_sleep(seconds)
+
+    @contextlib.contextmanager
+    def real_io(self) -> Iterator[None]:
+        """Mark a request that really goes out (an allowed host): while one is in flight, a loop
+        with nothing ready waits for the socket for real instead of jumping to its next timer,
+        which would be the client's own timeout."""
+        self._real_io_in_flight += 1
+        try:
+            yield
+        finally:
+            self._real_io_in_flight -= 1
 
     # -- patching -----------------------------------------------------------------------------
 
@@ -145,7 +158,7 @@ class ChaosClock:
             # can happen before that timer but the timer itself: jump straight to it.
             if timeout is None or timeout <= 0 or not clock._mine():
                 return original(selector, timeout)
-            ready = original(selector, 0)
+            ready = original(selector, timeout if clock._real_io_in_flight else 0)
             if ready:
                 return ready
             clock.advance(timeout)

@@ -120,3 +120,30 @@ def test_time_is_real_again_after_a_chaos_test(chaos_pytester: pytest.Pytester) 
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
+
+
+@pytest.mark.parametrize("mode", ["auto", "strict"])
+def test_pytest_asyncio_modes_both_run_on_the_chaos_clock(pytester: pytest.Pytester, mode: str) -> None:
+    marker = "" if mode == "auto" else "@pytest.mark.asyncio"
+    pytester.makeini(
+        f"[pytest]\nasyncio_mode = {mode}\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
+    )
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def warmed_up():
+            await asyncio.sleep(600)  # a bot fixture's own waiting happens inside the chaos too
+            return 600
+
+        {marker}
+        @pytest.mark.exchange_chaos()
+        async def test_day(exchange_chaos, warmed_up):
+            await asyncio.sleep(3600)
+            assert exchange_chaos.now() == warmed_up + 3600
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)

@@ -27,6 +27,8 @@ class Transport(Protocol):
 # client name -> (modules that must be importable, module holding the transport class)
 _TRANSPORTS: dict[str, tuple[tuple[str, ...], str]] = {
     "aiohttp": (("aiohttp", "aioresponses"), "pytest_exchange_chaos.transports.aiohttp"),
+    "requests": (("requests", "responses"), "pytest_exchange_chaos.transports.requests"),
+    "httpx": (("httpx", "respx"), "pytest_exchange_chaos.transports.httpx"),
 }
 
 

@@ -9,6 +9,7 @@ import re
 import socket
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import urlencode
 
 import aiohttp
@@ -112,6 +113,13 @@ class _ChaosAioresponses(aioresponses):
     def __init__(self, engine: ChaosEngine) -> None:
         super().__init__()
         self._engine = engine
+
+        # A plain function, not aioresponses' autospec'd mock: a bot's own aioresponses started
+        # inside the test autospecs what it finds, and cannot autospec a mock (InvalidSpecError).
+        async def _request(session: Any, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+            return await self._request_mock(session, method, url, *args, **kwargs)
+
+        self.patcher = patch("aiohttp.client.ClientSession._request", new=_request)
         self.undo_throttler: Callable[[], None] | None = None
 
     async def _request_mock(
@@ -122,7 +130,12 @@ class _ChaosAioresponses(aioresponses):
             # Async ccxt is imported by now if it is the one sending; see _ccxt_throttle.
             self.undo_throttler = accelerate_ccxt_throttler()
         if self._engine.passes_through(str(orig_self._build_url(url))):
-            return await self.patcher.temp_original(orig_self, method, url, *args, **kwargs)
+            with self._engine.clock.real_io():
+                response = await self.patcher.temp_original(orig_self, method, url, *args, **kwargs)
+                # Read the body while still marked as real I/O: the bot reads it later, when the
+                # virtual clock would no longer wait for the socket.
+                await response.read()
+                return response
         if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
             kwargs["timeout"] = orig_self.timeout
         return await super()._request_mock(orig_self, method, url, *args, **kwargs)

@@ -1,0 +1,138 @@
+"""httpx (sync and async clients), through ``respx``.
+
+respx patches httpcore's connection pools, under every ``httpx.HTTPTransport`` a bot builds, so
+httpx's own exception mapping still runs: we raise httpcore's errors and the bot sees the
+``httpx.ConnectError`` or ``httpx.ReadTimeout`` httpx makes of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpcore
+import httpx
+import respx
+from respx.models import AllMockedAssertionError, PassThrough
+
+from pytest_exchange_chaos.engine import ChaosEngine
+from pytest_exchange_chaos.errors import UnservedRequestError
+from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
+from pytest_exchange_chaos.venues.base import ExchangeRequest
+
+__all__ = ["HttpxTransport", "make_transport"]
+
+# respx's PassThrough names the route that let a request through; ours is the allow list.
+_ALLOWED_HOST = respx.Route().pass_through()
+
+
+def timeouts(request: httpx.Request) -> ClientTimeouts:
+    """httpx's per-phase timeouts; it has no total one (each read waits ``read`` afresh)."""
+    timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
+    return ClientTimeouts(connect=timeout.get("connect"), read=timeout.get("read"))
+
+
+def _network_error(outcome: Outcome, request: httpx.Request) -> BaseException:
+    kind = outcome.network
+    if kind == "unserved":
+        return UnservedRequestError(outcome.message)
+    if kind == "connection_reset":
+        return httpcore.ConnectError("[Errno 104] Connection reset by peer")
+    if kind == "connect_timeout":
+        return httpcore.ConnectTimeout("timed out")
+    if kind in ("read_timeout", "total_timeout"):
+        return httpcore.ReadTimeout("The read operation timed out")
+    # dns_failure: httpcore reports the resolver's gaierror as a ConnectError.
+    return httpcore.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+
+def _response(outcome: Outcome) -> httpx.Response:
+    assert outcome.status is not None
+    return httpx.Response(
+        outcome.status,
+        headers=list(outcome.headers.items()),
+        content=outcome.body,
+        # httpx derives a phrase from the status only when the server sent none, and knows
+        # none for Cloudflare's 52x: carry the gateway's own, as a real response would.
+        extensions={
+            "reason_phrase": outcome.reason.encode("ascii", errors="replace"),
+            "http_version": b"HTTP/1.1",
+        },
+    )
+
+
+class _ChaosRouter(respx.MockRouter):
+    """One router answering everything; it overrides the handlers rather than using a route with
+    a side effect, because one side effect cannot both block (sync clients) and await (async
+    ones), and respx tells the two apart only by which handler it calls."""
+
+    def __init__(self, engine: ChaosEngine) -> None:
+        super().__init__(assert_all_called=False, assert_all_mocked=True, using="httpcore")
+        self._engine = engine
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        outcome = self._decide(request)
+        if outcome.delay > 0:
+            self._engine.clock.sleep(outcome.delay)
+        return self._render(outcome, request)
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        outcome = self._decide(request)
+        if outcome.delay > 0:
+            # On the chaos clock's event loop this jumps ahead at once; it also lets the bot's
+            # other tasks run meanwhile, as a real wait on the socket would.
+            await asyncio.sleep(outcome.delay)
+        return self._render(outcome, request)
+
+    def _decide(self, request: httpx.Request) -> Outcome:
+        url = str(request.url)
+        if self._engine.passes_through(url):
+            raise PassThrough(f"exchange-chaos lets {url} through", request=request, origin=_ALLOWED_HOST)
+        if self._another_router_mocks(request):
+            # respx asks its routers in the order they started, ours first: stepping aside lets
+            # the bot's own respx mock answer the URLs it set up.
+            raise AllMockedAssertionError(f"exchange-chaos defers {url} to the test's own respx mock")
+        exchange_request = ExchangeRequest(
+            method=request.method.upper(),
+            url=url,
+            headers=dict(request.headers.items()),
+            body=request.content,
+            client="httpx",
+        )
+        return self._engine.handle(exchange_request, timeouts(request))
+
+    def _another_router_mocks(self, request: httpx.Request) -> bool:
+        for router in self.Mocker.routers if self.Mocker is not None else ():
+            if router is self:
+                continue
+            for route in router.routes:
+                # A pass-through route would take the request to the network: the chaos test
+                # answers it instead (a venue, or the guard).
+                if route.is_pass_through:
+                    continue
+                pattern: Any = route.pattern
+                if pattern is None or pattern.match(request):
+                    return True
+        return False
+
+    def _render(self, outcome: Outcome, request: httpx.Request) -> httpx.Response:
+        if outcome.network is not None:
+            raise _network_error(outcome, request)
+        return _response(outcome)
+
+
+class HttpxTransport:
+    name = "httpx"
+
+    def __init__(self, engine: ChaosEngine) -> None:
+        self._router = _ChaosRouter(engine)
+
+    def start(self) -> None:
+        self._router.start()
+
+    def stop(self) -> None:
+        self._router.stop(quiet=True)
+
+
+def make_transport(engine: ChaosEngine) -> HttpxTransport:
+    return HttpxTransport(engine)

@@ -1,0 +1,333 @@
+"""The guard, per client: unserved hosts fail the test and reach no network, allowed hosts reach
+a real (loopback) server, patches are undone, and a test's own HTTP mocks keep working."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+import requests
+import responses
+import respx
+from aioresponses import aioresponses
+
+from pytest_exchange_chaos.errors import UnservedRequestError
+
+# How each client sends one GET in a bot, as the inner test file's `send(url)`.
+CALLS = {
+    "requests": """
+import requests
+
+def send(url):
+    return requests.get(url, timeout=5).json()
+""",
+    "httpx": """
+import httpx
+
+def send(url):
+    return httpx.get(url, timeout=5).json()
+""",
+    "httpx-async": """
+import asyncio, httpx
+
+def send(url):
+    async def get():
+        async with httpx.AsyncClient(timeout=5) as client:
+            return (await client.get(url)).json()
+    return asyncio.run(get())
+""",
+    "aiohttp": """
+import asyncio, aiohttp
+
+def send(url):
+    async def get():
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as response:
+                return await response.json()
+    return asyncio.run(get())
+""",
+}
+
+ASYNC_CLIENTS = {"aiohttp", "httpx-async"}
+
+# Records every attempt to resolve a name or open a socket, and refuses it.
+SOCKET_GUARD = '''
+import socket
+import pytest
+
+ATTEMPTS = []
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def connect(self, address):
+        ATTEMPTS.append(("connect", address))
+        raise OSError("the test forbids the network")
+
+    def getaddrinfo(host, *args, **kwargs):
+        ATTEMPTS.append(("getaddrinfo", host))
+        raise socket.gaierror(socket.EAI_NONAME, "the test forbids the network")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return ATTEMPTS
+'''
+
+
+def bot_test(client: str, url: str) -> str:
+    return CALLS[client] + f"""
+import pytest
+
+@pytest.mark.exchange_chaos
+def test_bot(no_network):
+    try:
+        send({url!r})
+    except BaseException as error:  # the bot's "never die" loop
+        print("bot swallowed", type(error).__name__)
+    assert no_network == []
+"""
+
+
+@pytest.mark.parametrize("client", sorted(CALLS))
+@pytest.mark.parametrize(
+    "url", ["https://api.kraken.com/0/public/Time", "https://www.okx.com/api/v5/public/time"]
+)
+def test_an_unserved_host_fails_the_test_even_when_the_bot_swallows_it(
+    chaos_pytester: pytest.Pytester, client: str, url: str
+) -> None:
+    chaos_pytester.makeconftest(SOCKET_GUARD)
+    chaos_pytester.makepyfile(bot_test(client, url))
+    result = chaos_pytester.runpytest("-s")
+    result.assert_outcomes(failed=1)
+    sent_with = client.removesuffix("-async")
+    result.stdout.fnmatch_lines(
+        [
+            "*bot swallowed UnservedRequestError",
+            f"exchange-chaos refused GET {url} (sent with {sent_with}): no simulated venue serves this "
+            "host*; see docs/howto/clients.md#the-guard",
+        ]
+    )
+    # The inner test's own assertion (no socket touched) passed: the failure is the guard's alone.
+    assert "AssertionError" not in result.stdout.str()
+
+
+# -- allowed hosts reach a real server, on loopback only -------------------------------------------
+
+
+class _Ping(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"real": True, "path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def local_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ping)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def pass_through_test(client: str, url: str, marker: str) -> str:
+    return CALLS[client] + f"""
+import pytest
+
+@pytest.mark.{marker}
+def test_bot():
+    print("answer", send({url!r}))
+"""
+
+
+@pytest.mark.parametrize("client", sorted(CALLS))
+@pytest.mark.parametrize("how", ["option", "ini", "marker"])
+def test_an_allowed_host_reaches_the_real_server(
+    chaos_pytester: pytest.Pytester, local_server: str, client: str, how: str
+) -> None:
+    options = ["allow_hosts=['127.0.0.1']"] if how == "marker" else []
+    if client == "httpx-async":
+        # On the virtual clock an event loop with nothing ready jumps to its next timer, which
+        # is the client's own timeout while real I/O is still on its way (see the docs).
+        options.append("clock='real'")
+    marker = f"exchange_chaos({', '.join(options)})"
+    chaos_pytester.makepyfile(pass_through_test(client, f"{local_server}/ping", marker))
+    args = ["-s"]
+    if how == "option":
+        args.append("--chaos-allow-host=127.0.0.1")
+    if how == "ini":
+        chaos_pytester.makeini(
+            "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+            "filterwarnings =\n    error\nchaos_allow_hosts =\n    localhost\n    127.0.0.*\n"
+        )
+    result = chaos_pytester.runpytest(*args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*answer {'real': True, 'path': '/ping'}"])
+
+
+def test_an_allowed_glob_never_takes_a_venue_host_to_the_network(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makeconftest(SOCKET_GUARD)
+    chaos_pytester.makepyfile(
+        """
+        import pytest, requests
+
+        @pytest.mark.exchange_chaos(allow_hosts=["*"])
+        def test_bot(exchange_chaos, no_network):
+            assert requests.get("https://fapi.binance.com/fapi/v1/time", timeout=5).json()["serverTime"]
+            assert no_network == []
+            assert [r.path for r in exchange_chaos.journal] == ["/fapi/v1/time"]
+        """
+    )
+    chaos_pytester.runpytest().assert_outcomes(passed=1)
+
+
+# -- patches are undone ----------------------------------------------------------------------------
+
+UNDONE = """
+import aiohttp.client, httpcore, httpx, pytest, requests.adapters, respx.mocks, responses
+
+def patched_things():
+    return {
+        "aiohttp": aiohttp.client.ClientSession._request,
+        "requests": requests.adapters.HTTPAdapter.send,
+        "httpcore": httpcore.ConnectionPool.handle_request,
+        "httpcore async": httpcore.AsyncConnectionPool.handle_async_request,
+        "httpx": httpx.HTTPTransport.handle_request,
+        "httpx async": httpx.AsyncHTTPTransport.handle_async_request,
+        "responses default": responses.RequestsMock.__init__.__kwdefaults__["real_adapter_send"],
+        "responses mock": responses.mock._real_send,
+    }
+
+ORIGINALS = patched_things()
+
+def check_originals():
+    assert patched_things() == ORIGINALS
+    assert respx.mocks.HTTPCoreMocker.routers == []
+
+@pytest.mark.exchange_chaos
+def test_passes():
+    now = patched_things()
+    assert now["aiohttp"] is not ORIGINALS["aiohttp"]
+    assert now["requests"] is not ORIGINALS["requests"]
+    assert now["httpcore"] is not ORIGINALS["httpcore"]
+    assert now["responses default"] is now["requests"]
+
+def test_after_a_pass():
+    check_originals()
+
+@pytest.mark.exchange_chaos
+def test_fails():
+    raise RuntimeError("a failing chaos test undoes its patches too")
+
+def test_after_a_failure():
+    check_originals()
+
+@pytest.mark.exchange_chaos
+def test_unserved():
+    requests.get("https://api.kraken.com/0/public/Time")
+
+def test_after_the_guard():
+    check_originals()
+"""
+
+
+def test_every_client_is_the_original_again_after_a_chaos_test(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile(UNDONE)
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4, failed=2)
+
+
+# -- a test's own mocks combined with ours ----------------------------------------------------------
+
+SLACK = "https://hooks.slack.test/services/T000/B000/XXX"
+BINANCE_TIME = "https://fapi.binance.com/fapi/v1/time"
+KRAKEN = "https://api.kraken.com/0/public/Time"
+
+
+@pytest.mark.exchange_chaos
+def test_a_responses_mock_keeps_its_urls_and_passes_the_rest_to_the_venues(exchange_chaos: Any) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as own:
+        own.post(SLACK, json={"ok": True})
+        assert requests.post(SLACK, json={"text": "stop placed"}, timeout=5).json() == {"ok": True}
+        # Without a pass-through, the bot's own mock refuses the rest, as it would without us.
+        with pytest.raises(requests.ConnectionError, match="Connection refused by Responses"):
+            requests.get(BINANCE_TIME, timeout=5)
+        # Its pass-through leads to the chaos venues, not to the network...
+        own.add_passthru("https://fapi.binance.com")
+        assert requests.get(BINANCE_TIME, timeout=5).json()["serverTime"] > 0
+        # ...and through to the guard for a host no venue serves.
+        own.add_passthru(re.compile(r"https://api\.kraken\.com/.*"))
+        with pytest.raises(UnservedRequestError, match=re.escape(f"GET {KRAKEN}")):
+            requests.get(KRAKEN, timeout=5)
+    assert [r.url for r in exchange_chaos.journal] == [BINANCE_TIME]
+    exchange_chaos._engine.unserved.clear()  # caught on purpose; test_guard's pytester half fails
+
+
+@pytest.mark.exchange_chaos
+def test_the_global_responses_mock_passes_through_to_the_venues(exchange_chaos: Any) -> None:
+    @responses.activate
+    def bot_test() -> None:
+        responses.add(responses.POST, SLACK, json={"ok": True})
+        responses.add_passthru("https://fapi.binance.com")
+        assert requests.post(SLACK, timeout=5).json() == {"ok": True}
+        assert requests.get(BINANCE_TIME, timeout=5).status_code == 200
+
+    bot_test()
+    assert [r.url for r in exchange_chaos.journal] == [BINANCE_TIME]
+
+
+@pytest.mark.exchange_chaos
+def test_a_respx_mock_keeps_its_urls_and_the_venues_answer_the_rest(exchange_chaos: Any) -> None:
+    with respx.mock(assert_all_called=False) as own:
+        own.post(SLACK).respond(json={"ok": True})
+        own.route(host="api.kraken.com").pass_through()
+        with httpx.Client(timeout=5) as client:
+            assert client.post(SLACK, json={"text": "stop placed"}).json() == {"ok": True}
+            assert client.get(BINANCE_TIME).json()["serverTime"] > 0
+            # A pass-through route leads to the chaos test, which refuses an unserved host.
+            with pytest.raises(UnservedRequestError, match=re.escape(f"GET {KRAKEN}")):
+                client.get(KRAKEN)
+        assert own.calls.call_count == 1
+    assert [r.url for r in exchange_chaos.journal] == [BINANCE_TIME]
+    exchange_chaos._engine.unserved.clear()
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_an_async_respx_mock_combines_the_same_way(exchange_chaos: Any) -> None:
+    async with respx.mock(assert_all_called=False) as own:
+        own.post(SLACK).respond(json={"ok": True})
+        async with httpx.AsyncClient(timeout=5) as client:
+            assert (await client.post(SLACK)).json() == {"ok": True}
+            assert (await client.get(BINANCE_TIME)).status_code == 200
+    assert [r.url for r in exchange_chaos.journal] == [BINANCE_TIME]
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_an_aioresponses_mock_falls_through_to_the_venues(exchange_chaos: Any) -> None:
+    with aioresponses(passthrough_unmatched=True) as own:
+        # A payload response cannot be built on aiohttp 3.14 by aioresponses 0.7.9 at all;
+        # an exception can.
+        own.post(SLACK, exception=aiohttp.ClientConnectionError("slack is down"))
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.ClientConnectionError, match="slack is down"):
+                await session.post(SLACK)
+            async with session.get(BINANCE_TIME) as response:
+                assert response.status == 200
+    assert [r.url for r in exchange_chaos.journal] == [BINANCE_TIME]
