@@ -118,14 +118,12 @@ def test_network_faults_are_httpx_exceptions_after_httpx_timeouts(
 ) -> None:
     exchange_chaos.add(Burst(1, fault))
     rest = SyncRest()
-    wall = time.perf_counter()
     with pytest.raises(error) as caught:
         rest.price()
     assert type(caught.value) is error
     assert str(caught.value) == message
     assert caught.value.request.url == f"{BASE}{TICKER}?symbol=BTCUSDT"
     assert exchange_chaos.now() == waited
-    assert time.perf_counter() - wall < 1.0
     assert rest.price() == 60_000.0
 
 
@@ -184,7 +182,6 @@ async def test_the_async_client_lives_through_a_wave_and_a_reset(exchange_chaos:
 async def test_async_timeouts_wait_on_the_chaos_clock(exchange_chaos: Any) -> None:
     rest = AsyncRest()
     loop = asyncio.get_running_loop()
-    wall = time.perf_counter()
     async with rest.http:
         started = loop.time()
         with pytest.raises(httpx.ReadTimeout):
@@ -196,7 +193,6 @@ async def test_async_timeouts_wait_on_the_chaos_clock(exchange_chaos: Any) -> No
             await rest.price()
         assert exchange_chaos.now() == pytest.approx(4.0)
         assert await rest.price() == 60_000.0
-    assert time.perf_counter() - wall < 1.0
 
 
 @pytest.mark.asyncio

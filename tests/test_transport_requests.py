@@ -7,7 +7,6 @@ of what requests raises on the wire, and says so next to the case.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,7 +90,6 @@ def test_each_fault_reaches_sync_ccxt_as_it_would_raise_it(
 ) -> None:
     binance.load_markets()
     exchange_chaos.add(Burst(1, fault, endpoint=ORDER))
-    wall = time.perf_counter()
     with pytest.raises(expected) as caught:
         binance.create_order(SYMBOL, "market", "buy", 0.01)
     # The exact class: a NetworkError row must not be satisfied by a subclass of it.
@@ -105,7 +103,6 @@ def test_each_fault_reaches_sync_ccxt_as_it_would_raise_it(
         # requests' timeout=10.0 (ccxt's 10 s) fires on the chaos clock, in no wall time,
         # counted from the moment the request went out (ccxt's throttle sleeps before it).
         assert exchange_chaos.now() - record.t == binance.timeout / 1000
-    assert time.perf_counter() - wall < 2.0
     # The burst was one request long: the retry goes through.
     assert binance.create_order(SYMBOL, "market", "buy", 0.01)["status"] == "closed"
 
@@ -141,11 +138,9 @@ def test_a_malformed_body_is_not_json(exchange_chaos: Any, binance: Any) -> None
 def test_a_read_timeout_takes_exactly_the_configured_timeout_on_the_chaos_clock(exchange_chaos: Any) -> None:
     exchange = ccxt.binanceusdm({"timeout": 2_500})
     exchange_chaos.add(Burst(1, faults.read_timeout(), endpoint="GET /fapi/v1/time"))
-    wall = time.perf_counter()
     with pytest.raises(ccxt.RequestTimeout) as caught:
         exchange.fetch_time()
     assert exchange_chaos.now() == 2.5
-    assert time.perf_counter() - wall < 1.0
     cause = caught.value.__cause__
     assert isinstance(cause, requests.exceptions.ReadTimeout)
     assert "Read timed out. (read timeout=2.5)" in str(cause)

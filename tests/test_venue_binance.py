@@ -954,8 +954,12 @@ async def test_edit_list_and_history_endpoints(env: Env) -> None:
 @pytest.mark.skipif(not ALGO_STOPS, reason="ccxt without algo orders")
 async def test_algo_history_and_cancel_all(env: Env) -> None:
     await _long(env)
-    await env.exchange.create_order(BTC, "market", "sell", 0.01, None, {"stopLossPrice": 55000, "reduceOnly": True})
-    await env.exchange.create_order(BTC, "market", "sell", 0.01, None, {"takeProfitPrice": 65000, "reduceOnly": True})
+    await env.exchange.create_order(
+        BTC, "market", "sell", 0.01, None, {"stopLossPrice": 55000, "reduceOnly": True}
+    )
+    await env.exchange.create_order(
+        BTC, "market", "sell", 0.01, None, {"takeProfitPrice": 65000, "reduceOnly": True}
+    )
     await env.exchange.cancel_all_orders(BTC, {"trigger": True})
     assert env.recorder.endpoints[-1] == "DELETE /fapi/v1/algoOpenOrders"
     assert env.venue.open_orders() == []
@@ -978,7 +982,9 @@ async def test_v2_account_endpoints_and_ack_responses(env: Env) -> None:
     balances = await env.exchange.fapiPrivateV2GetBalance()
     assert balances[0]["asset"] == "USDT"
     # Without newOrderRespType Binance answers ACK: the order as accepted, before it filled.
-    ack = await env.exchange.fapiPrivatePostOrder({"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"})
+    ack = await env.exchange.fapiPrivatePostOrder(
+        {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"}
+    )
     assert ack["status"] == "NEW"
     assert ack["executedQty"] == "0.000"
     fetched = await env.exchange.fetch_order(str(ack["orderId"]), "ETH/USDT:USDT")
@@ -998,3 +1004,138 @@ async def test_hedge_mode_orders_need_a_position_side(env: Env) -> None:
     assert env.venue.positions() == []
     with pytest.raises(ccxt.OperationRejected, match="-4059"):
         await env.exchange.set_position_mode(True)
+
+
+_LIMIT = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "type": "LIMIT",
+    "quantity": "0.01",
+    "price": "59000",
+    "timeInForce": "GTC",
+}
+_STOP = {"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "stopPrice": "55000"}
+_ALGO = {
+    "symbol": "BTCUSDT",
+    "side": "SELL",
+    "type": "STOP_MARKET",
+    "triggerPrice": "55000",
+    "algoType": "CONDITIONAL",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "code"),
+    [
+        ("POST", "/fapi/v1/order", {**_LIMIT, "symbol": ""}, -1102),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "side": "HOLD"}, -1117),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "side": ""}, -1102),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "type": ""}, -1102),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "type": "BOGUS"}, -1116),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "positionSide": "LONG"}, -4061),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "timeInForce": ""}, -1102),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "timeInForce": "XYZ"}, -1115),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "newClientOrderId": "bad id!"}, -4015),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "reduceOnly": "maybe"}, -1130),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "quantity": "abc"}, -1100),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "quantity": "0"}, -4003),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "quantity": "0.0005"}, -1111),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "quantity": "2000"}, -4005),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "type": "MARKET", "quantity": "200"}, -4005),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "price": "-1"}, -1130),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "price": "59000.123"}, -1111),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "price": ""}, -1102),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "price": "61000", "timeInForce": "GTX"}, -5022),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "timeInForce": "FOK"}, -5021),
+        ("POST", "/fapi/v1/order", {**_LIMIT, "quantity": "10", "price": "60000"}, -2019),
+        ("POST", "/fapi/v1/order", {**_STOP, "type": "MARKET", "closePosition": "true"}, -4136),
+        ("POST", "/fapi/v1/order", {**_STOP, "closePosition": "true", "quantity": "0.01"}, -4137),
+        ("POST", "/fapi/v1/order", {**_STOP, "closePosition": "true", "reduceOnly": "true"}, -1106),
+        ("POST", "/fapi/v1/order", {**_STOP, "quantity": "0.01", "stopPrice": ""}, -1102),
+        ("POST", "/fapi/v1/order", {**_STOP, "quantity": "0.01", "stopPrice": "65000"}, -2021),
+        ("POST", "/fapi/v1/order", {**_STOP, "type": "TRAILING_STOP_MARKET", "quantity": "0.01"}, -1102),
+        (
+            "POST",
+            "/fapi/v1/order",
+            {**_STOP, "type": "TRAILING_STOP_MARKET", "quantity": "0.01", "callbackRate": "20"},
+            -1130,
+        ),
+        ("POST", "/fapi/v1/algoOrder", {**_ALGO, "algoType": ""}, -1102),
+        ("POST", "/fapi/v1/algoOrder", {**_ALGO, "algoType": "VP"}, -1130),
+        ("POST", "/fapi/v1/algoOrder", {**_ALGO, "type": "MARKET", "quantity": "0.01"}, -1116),
+        ("POST", "/fapi/v1/algoOrder", {**_ALGO, "quantity": "0.01", "reduceOnly": "true"}, -2022),
+        ("POST", "/fapi/v1/algoOrder", {**_ALGO, "quantity": "0.01", "triggerPrice": "55000.01"}, -4014),
+        ("GET", "/fapi/v1/order", {"symbol": "BTCUSDT"}, -1102),
+        ("GET", "/fapi/v1/algoOrder", {"algoId": "1"}, -2013),
+        ("GET", "/fapi/v1/allOrders", {}, -1102),
+        ("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT"}, -1102),
+        ("POST", "/fapi/v1/leverage", {"symbol": "BTCUSDT", "leverage": "abc"}, -1100),
+        ("POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT"}, -1102),
+        ("POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT", "marginType": "FOO"}, -1130),
+        ("POST", "/fapi/v1/marginType", {"symbol": "BTCUSDT", "marginType": "CROSSED"}, -4046),
+        ("POST", "/fapi/v1/positionSide/dual", {}, -1102),
+        ("POST", "/fapi/v1/multiAssetsMargin", {}, -1102),
+        ("POST", "/fapi/v1/multiAssetsMargin", {"multiAssetsMargin": "false"}, -4171),
+        ("POST", "/fapi/v1/batchOrders", {}, -1102),
+        ("POST", "/fapi/v1/batchOrders", {"batchOrders": "not json"}, -1130),
+        ("POST", "/fapi/v1/batchOrders", {"batchOrders": json.dumps([_LIMIT] * 6)}, -4082),
+        ("DELETE", "/fapi/v1/batchOrders", {"symbol": "BTCUSDT"}, -1102),
+        ("DELETE", "/fapi/v1/batchOrders", {"symbol": "BTCUSDT", "orderIdList": "{}"}, -1130),
+        ("DELETE", "/fapi/v1/order", {"symbol": "BTCUSDT", "origClientOrderId": "nope"}, -2011),
+        ("GET", "/fapi/v1/userTrades", {"symbol": "NOPE"}, -1121),
+        ("PUT", "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": "1", "side": "BUY"}, -1102),
+    ],
+)
+def test_binance_rejections(method: str, path: str, params: dict[str, str], code: int) -> None:
+    venue = BinanceUsdmVenue(context())
+    request = _signed(method, path, _stamp(**params))
+    reply = venue.execute(request, venue.classify(request))
+    assert (reply.error_code, reply.accepted) == (code, False), reply.body
+    assert json.loads(reply.body)["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=5000", -4021),
+        ("https://fapi.binance.com/fapi/v1/depth", -1102),
+        ("https://fapi.binance.com/fapi/v1/depth?symbol=NOPEUSDT", -1121),
+        ("https://fapi.binance.com/fapi/v1/klines?symbol=BTCUSDT&interval=7m", -1120),
+        ("https://fapi.binance.com/fapi/v1/klines?symbol=BTCUSDT", -1102),
+    ],
+)
+def test_public_rejections(url: str, code: int) -> None:
+    venue = BinanceUsdmVenue(context())
+    request = ExchangeRequest("GET", url)
+    assert venue.execute(request, venue.classify(request)).error_code == code
+
+
+def test_timestamps_ahead_and_malformed_recv_window() -> None:
+    venue = BinanceUsdmVenue(context())
+    ahead = _signed(
+        "GET", "/fapi/v3/account", {**_stamp(), "timestamp": str(int(time.time() * 1000) + 60_000)}
+    )
+    reply = venue.execute(ahead, venue.classify(ahead))
+    assert reply.error_code == -1021
+    assert b"ahead" in reply.body
+    malformed = _signed("GET", "/fapi/v3/account", {**_stamp(), "recvWindow": "abc"})
+    assert venue.execute(malformed, venue.classify(malformed)).error_code == -1100
+
+
+def test_public_market_data_without_symbol_and_spot_hosts() -> None:
+    venue = BinanceUsdmVenue(context())
+    for url, expected in [
+        ("https://fapi.binance.com/fapi/v1/fundingRate?symbol=BTCUSDT&limit=3", 3),
+        ("https://fapi.binance.com/fapi/v1/trades?symbol=BTCUSDT", 1),
+        ("https://fapi.binance.com/fapi/v1/ticker/bookTicker", len(INSTRUMENTS)),
+        ("https://fapi.binance.com/fapi/v1/premiumIndex", len(INSTRUMENTS)),
+        ("https://testnet.binance.vision/api/v3/exchangeInfo", None),
+        ("https://dapi.binance.com/dapi/v1/time", None),
+        ("https://fapi.binance.com/fapi/v1/openInterest?symbol=BTCUSDT", None),
+        ("https://api.binance.com/sapi/v1/system/status", None),
+    ]:
+        request = ExchangeRequest("GET", url)
+        reply = venue.execute(request, venue.classify(request))
+        assert reply.status == 200, url
+        if expected is not None:
+            assert len(json.loads(reply.body)) == expected
