@@ -53,7 +53,13 @@ __all__ = [
 ]
 
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
-_TIME_IN_FORCE: tuple[TimeInForce, ...] = ("GTC", "IOC", "FOK", "GTX", "GTD")
+_TIME_IN_FORCE: dict[str, TimeInForce] = {
+    "GTC": "GTC",
+    "IOC": "IOC",
+    "FOK": "FOK",
+    "GTX": "GTX",
+    "GTD": "GTD",
+}
 _PARAM_NAMES = {
     "quantity": "quantity",
     "price": "price",
@@ -163,7 +169,7 @@ def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) ->
         reduce_only=reduce_only,
         close_position=close_position,
         client_order_id=client_id,
-        time_in_force=next(t for t in _TIME_IN_FORCE if t == time_in_force),
+        time_in_force=_TIME_IN_FORCE[time_in_force],
         channel="algo" if algo else "regular",
         spawns_order_on_trigger=algo,
         callback_rate=params.get("callbackRate") or None,

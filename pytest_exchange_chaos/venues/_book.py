@@ -12,6 +12,7 @@ No HTTP and no pytest here: the book only needs clocks and an id source.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -52,10 +53,19 @@ from pytest_exchange_chaos.venues._records import (
 )
 from pytest_exchange_chaos.venues.base import OrderView, PositionView
 
-__all__ = ["Book"]
+__all__ = ["Book", "parse_decimal"]
 
 ZERO = Decimal(0)
 _MAX_TRIGGER_ROUNDS = 16
+
+
+@dataclass
+class _Numbers:
+    quantity: Decimal
+    price: Decimal | None = None
+    trigger: Decimal | None = None
+    callback_rate: Decimal | None = None
+    activation: Decimal | None = None
 
 
 def parse_decimal(value: str | float | Decimal, field: str) -> Decimal:
@@ -166,44 +176,8 @@ class Book:
         mark = self.marks[instrument.id]
         kind = request.kind
         conditional = kind in CONDITIONAL_KINDS
-        if request.close_position:
-            if kind not in {"stop_market", "take_profit_market", "trailing_stop_market"}:
-                raise InvalidOrderParameters(
-                    "closePosition needs a stop or take-profit market order", "kind", "conflict"
-                )
-            if request.quantity not in (None, ""):
-                raise InvalidOrderParameters(
-                    "quantity must be empty with closePosition", "quantity", "conflict"
-                )
-            if request.reduce_only:
-                raise InvalidOrderParameters(
-                    "reduceOnly cannot be sent with closePosition", "reduce_only", "conflict"
-                )
-            quantity = ZERO
-        else:
-            if request.quantity in (None, ""):
-                raise InvalidOrderParameters("quantity is required", "quantity", "missing")
-            assert request.quantity is not None
-            quantity = self._quantity(instrument, request.quantity, market=kind in MARKET_KINDS)
-        price: Decimal | None = None
-        if kind in {"limit", "stop", "take_profit"}:
-            if request.price in (None, ""):
-                raise InvalidOrderParameters("price is required", "price", "missing")
-            assert request.price is not None
-            price = self._price(instrument, request.price, "price")
-        trigger: Decimal | None = None
-        callback_rate: Decimal | None = None
-        activation: Decimal | None = None
-        if kind == "trailing_stop_market":
-            callback_rate = self._callback_rate(request.callback_rate)
-            if request.activation_price not in (None, ""):
-                assert request.activation_price is not None
-                activation = self._price(instrument, request.activation_price, "activation_price")
-        elif conditional:
-            if request.trigger_price in (None, ""):
-                raise InvalidOrderParameters("trigger price is required", "trigger_price", "missing")
-            assert request.trigger_price is not None
-            trigger = self._price(instrument, request.trigger_price, "trigger_price")
+        numbers = self._parse_numbers(instrument, request)
+        quantity, price, trigger = numbers.quantity, numbers.price, numbers.trigger
 
         client_id = request.client_order_id or self.ids.client_order_id()
         if any(o.client_order_id == client_id and o.channel == request.channel for o in self._open_orders()):
@@ -253,11 +227,11 @@ class Book:
             created_ms=now_ms,
             updated_ms=now_ms,
             spawns_order_on_trigger=request.spawns_order_on_trigger,
-            callback_rate=callback_rate,
-            activation_price=activation,
+            callback_rate=numbers.callback_rate,
+            activation_price=numbers.activation,
             extra=dict(request.extra),
         )
-        if kind == "trailing_stop_market" and activation is None:
+        if kind == "trailing_stop_market" and numbers.activation is None:
             order.trailing_extreme = mark
         self._store(order)
         if not conditional:
@@ -507,6 +481,42 @@ class Book:
         ]
 
     # ---------------------------------------------------------------------------- helpers
+
+    def _parse_numbers(self, instrument: Instrument, request: OrderRequest) -> _Numbers:
+        """The order's numbers, checked against the instrument's filters."""
+        kind = request.kind
+        if request.close_position:
+            if kind not in {"stop_market", "take_profit_market", "trailing_stop_market"}:
+                raise InvalidOrderParameters(
+                    "closePosition needs a stop or take-profit market order", "kind", "conflict"
+                )
+            if request.quantity not in (None, ""):
+                raise InvalidOrderParameters(
+                    "quantity must be empty with closePosition", "quantity", "conflict"
+                )
+            if request.reduce_only:
+                raise InvalidOrderParameters(
+                    "reduceOnly cannot be sent with closePosition", "reduce_only", "conflict"
+                )
+            quantity = ZERO
+        elif not request.quantity:
+            raise InvalidOrderParameters("quantity is required", "quantity", "missing")
+        else:
+            quantity = self._quantity(instrument, request.quantity, market=kind in MARKET_KINDS)
+        numbers = _Numbers(quantity)
+        if kind in {"limit", "stop", "take_profit"}:
+            if not request.price:
+                raise InvalidOrderParameters("price is required", "price", "missing")
+            numbers.price = self._price(instrument, request.price, "price")
+        if kind == "trailing_stop_market":
+            numbers.callback_rate = self._callback_rate(request.callback_rate)
+            if request.activation_price:
+                numbers.activation = self._price(instrument, request.activation_price, "activation_price")
+        elif kind in CONDITIONAL_KINDS:
+            if not request.trigger_price:
+                raise InvalidOrderParameters("trigger price is required", "trigger_price", "missing")
+            numbers.trigger = self._price(instrument, request.trigger_price, "trigger_price")
+        return numbers
 
     def _quantity(self, instrument: Instrument, text: str, *, market: bool) -> Decimal:
         quantity = parse_decimal(text, "quantity")

@@ -380,13 +380,13 @@ class BinanceUsdmVenue(Venue):
         return VenueReply.json(results, accepted=first_id is not None, order_id=first_id)
 
     def _amend_order(self, params: Params) -> Any:
-        order = self._lookup(params, channel="regular")
         quantity = params.get("quantity") or ""
         price = params.get("price") or ""
         if not quantity:
             raise missing("quantity")
         if not price:
             raise missing("price")
+        order = self._lookup(params, channel="regular")
         try:
             self.book.amend(order.symbol, order, quantity=quantity, price=price)
         except OrderNotFound:
