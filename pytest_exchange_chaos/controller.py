@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration
 from pytest_exchange_chaos.budget import Budget
-from pytest_exchange_chaos.engine import ChaosEngine
+from pytest_exchange_chaos.engine import ChaosEngine, UnservedRequest
 from pytest_exchange_chaos.journal import JournalRecord, Operation, group_operations
 from pytest_exchange_chaos.schedule import Schedule
 from pytest_exchange_chaos.venues.base import INTENTS, Intent, Venue
@@ -66,6 +66,11 @@ class ChaosController:
     @property
     def venues(self) -> list[Venue]:
         return list(self._engine.venues)
+
+    @property
+    def unserved(self) -> list[UnservedRequest]:
+        """Requests the guard refused: no venue serves their host and it was not allowed."""
+        return list(self._engine.unserved)
 
     # -- verdicts -----------------------------------------------------------------------------
 

@@ -232,7 +232,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
 
 
 def _check_guard(controller: ChaosController) -> None:
-    unserved = controller._engine.unserved
+    unserved = controller.unserved
     if unserved:
         listed = ", ".join(u.describe() for u in unserved[:5])
         more = f" and {len(unserved) - 5} more" if len(unserved) > 5 else ""
