@@ -4,6 +4,11 @@ Entries go through an exchange manager with a retry wrapper (5 tries, backoff 1,
 10% jitter, retrying ccxt's NetworkError). The naive bot's stop-loss manager calls the raw ccxt
 object once; the hardened one sends stop-losses through the same wrapper, reusing one client
 order id so that a retry after a ghost cannot place a second stop.
+
+``open_with_stop`` is the atomic version a team writes after the incident: open a position and
+protect it, or end flat. When the stop cannot be placed it closes the position again (the
+rollback). The naive rollback is one raw call, so the outage that ate the stop eats the rollback
+too; the hardened one goes through the retry wrapper.
 """
 
 from __future__ import annotations
@@ -82,6 +87,10 @@ class StopLossManager:
             symbol, "STOP_MARKET", side, amount, None, {"stopPrice": stop_price, "reduceOnly": True}
         )
 
+    async def flatten(self, symbol: str, side: str, amount: float) -> Any:
+        """Close what a stop could not protect: one raw reduce-only market order."""
+        return await self.exchange.create_order(symbol, "market", side, amount, None, {"reduceOnly": True})
+
 
 class HardenedStopLossManager(StopLossManager):
     """Through the retry wrapper, with one client order id for every attempt of the same stop."""
@@ -90,6 +99,13 @@ class HardenedStopLossManager(StopLossManager):
         params = {"stopPrice": stop_price, "reduceOnly": True, "clientOrderId": f"sl-{uuid.uuid4().hex[:20]}"}
         return await self.manager.call(
             self.exchange.create_order, symbol, "STOP_MARKET", side, amount, None, params
+        )
+
+    async def flatten(self, symbol: str, side: str, amount: float) -> Any:
+        # Reduce-only, so a retry after a ghost can never flip the position the other way.
+        params = {"reduceOnly": True, "clientOrderId": f"fl-{uuid.uuid4().hex[:20]}"}
+        return await self.manager.call(
+            self.exchange.create_order, symbol, "market", side, amount, None, params
         )
 
 
@@ -130,6 +146,38 @@ class IncidentBot:
             self.trades.unprotected.append(symbol)
             return
         self.stop_ids[symbol] = order["id"]
+
+    async def open_with_stop(
+        self, symbol: str, side: str, amount: float, stop_distance: float = 0.02
+    ) -> bool:
+        """Open a position and protect it, or end flat: True when it is open with its stop.
+
+        If the stop cannot be placed, the position is closed again rather than left naked.
+        """
+        await self.manager.call(self.exchange.load_markets)
+        try:
+            entry = await self.manager.call(self.exchange.create_order, symbol, "market", side, amount)
+        except ccxt.NetworkError:
+            self.trades.failed_entries += 1
+            return False
+        exit_side = "sell" if side == "buy" else "buy"
+        price = float(entry["average"] or entry["price"])
+        stop = price * (1 - stop_distance) if side == "buy" else price * (1 + stop_distance)
+        try:
+            order = await self.stops.place(
+                symbol, exit_side, amount, float(self.exchange.price_to_precision(symbol, stop))
+            )
+        except ccxt.NetworkError as error:
+            log.error("stop-loss on %s failed (%s): closing the position", symbol, type(error).__name__)
+            try:
+                await self.stops.flatten(symbol, exit_side, amount)
+            except ccxt.NetworkError:
+                log.error("rollback on %s failed: the position is open without a stop", symbol)
+                self.trades.unprotected.append(symbol)
+            return False
+        self.trades.opened += 1
+        self.stop_ids[symbol] = order["id"]
+        return True
 
     async def close_position(self, symbol: str, side: str, amount: float) -> None:
         # Exit first, cancel the stop after: the other order leaves a naked position whenever

@@ -51,6 +51,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("chaos_report", "path of the JSON chaos report, overridden by --chaos-report", default=None)
     group.addoption(
+        "--chaos-timeline",
+        dest="chaos_timeline",
+        default=None,
+        metavar="PATH",
+        help="draw every chaos test's waves, attempts and successes on the chaos clock to PATH "
+        "(.svg, or .html for a page with one picture per test)",
+    )
+    parser.addini(
+        "chaos_timeline", "path of the chaos timeline picture, overridden by --chaos-timeline", default=None
+    )
+    group.addoption(
         "--chaos-allow-host",
         dest="chaos_allow_hosts",
         action="append",

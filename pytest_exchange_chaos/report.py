@@ -1,21 +1,34 @@
-"""The chaos report: a terminal summary and ``--chaos-report`` JSON, merged across xdist workers."""
+"""The chaos report: a terminal summary, ``--chaos-report`` JSON and the ``--chaos-timeline`` picture.
+
+Each chaos test's part of the report is built at its teardown and travels in the test report's
+``user_properties``, so under xdist the workers' parts reach the controller, which alone writes
+files (docs/reference/report-schema.md describes the JSON).
+"""
 
 from __future__ import annotations
 
 import json
+import statistics
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_exchange_chaos._stash import ENTRIES_KEY, SEED_KEY
+from pytest_exchange_chaos import timeline
+from pytest_exchange_chaos._durations import format_clock
+from pytest_exchange_chaos._stash import ENTRIES_KEY, SEED_KEY, SETTINGS_KEY
+from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.controller import ChaosController
+from pytest_exchange_chaos.journal import JournalRecord, Operation
+from pytest_exchange_chaos.schedule import Schedule, Wave
 
-__all__ = ["PROPERTY", "REPORT_SCHEMA_VERSION", "configure", "test_entry"]
+__all__ = ["PROPERTY", "REPORT_SCHEMA_VERSION", "build_document", "configure", "test_entry"]
 
 PROPERTY = "exchange_chaos"
 REPORT_SCHEMA_VERSION = 1
+SCHEMA_DOC = "docs/reference/report-schema.md"
 
 
 def configure(config: pytest.Config) -> None:
@@ -23,29 +36,186 @@ def configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ReportCollector(config), "exchange_chaos_report")
 
 
+# -- one test's entry ---------------------------------------------------------------------------
+
+
+def record_outcome(record: JournalRecord) -> str:
+    """What the bot got: ``acknowledged``, ``faulted`` (an injected fault) or ``refused`` (the
+    exchange's own error answer)."""
+    if record.fault is not None:
+        return "faulted"
+    return "acknowledged" if record.accepted else "refused"
+
+
+def _budget_dict(budget: Budget) -> dict[str, Any]:
+    return {"attempts": budget.attempts, "seconds": budget.seconds, "text": budget.describe()}
+
+
+def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
+    common = {"fault": schedule.fault.name, "matches": schedule.matcher.describe(), "text": repr(schedule)}
+    if isinstance(schedule, Wave):
+        return {
+            "kind": "wave",
+            "start": schedule.start,
+            "end": schedule.end,
+            "rate": schedule.rate,
+            "limit": schedule.limit,
+            **common,
+        }
+    return {"kind": "burst", "count": schedule.count, "after": schedule.after, **common}
+
+
+def _operation_dict(operation: Operation) -> dict[str, Any]:
+    data = operation.to_dict()
+    acknowledged = [r for r in operation.records if r.accepted]
+    data["label"] = operation.label
+    data["ended_at"] = operation.ended_at
+    data["acknowledged_at"] = acknowledged[0].answered_at if acknowledged else None
+    return data
+
+
+def _verdicts(controller: ChaosController, budgets: dict[str, Budget]) -> list[dict[str, Any]]:
+    verdicts = []
+    for intent, budget in budgets.items():
+        operations = controller.operations(intent)  # type: ignore[arg-type]
+        breaches = [b for op in operations if (b := op.budget_breach(budget)) is not None]
+        verdicts.append(
+            {
+                "intent": intent,
+                "budget": _budget_dict(budget),
+                "operations": len(operations),
+                "broken": len(breaches),
+                "kept": not breaches,
+                "breaches": breaches,
+            }
+        )
+    return verdicts
+
+
 def test_entry(item: pytest.Item, controller: ChaosController) -> dict[str, Any]:
     """One test's part of the report; travels in ``user_properties`` so xdist carries it home."""
-    operations = controller.operations()
+    settings = item.stash.get(SETTINGS_KEY, None)
+    budgets = dict(settings.budgets) if settings is not None else {}
+    journal = []
+    for record in controller.journal:
+        data = record.to_dict()
+        data["outcome"] = record_outcome(record)
+        journal.append(data)
     return {
         "nodeid": item.nodeid,
+        "outcome": None,
         "seed": controller.seed,
         "duration_chaos_seconds": controller.now(),
-        "schedules": [repr(s) for s in controller.schedules],
-        "journal": [record.to_dict() for record in controller.journal],
-        "operations": [op.to_dict() for op in operations],
+        "schedules": [_schedule_dict(s) for s in controller.schedules],
+        "budgets": {intent: _budget_dict(b) for intent, b in budgets.items()},
+        "verdicts": _verdicts(controller, budgets),
+        "journal": journal,
+        "operations": [_operation_dict(op) for op in controller.operations()],
     }
 
 
-def _nodeid(entry: dict[str, Any]) -> str:
-    return str(entry["nodeid"])
+def build_document(seed: int, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The whole ``--chaos-report`` document, tests in node id order."""
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "seed": seed,
+        "tests": sorted(entries, key=lambda e: str(e["nodeid"])),
+    }
+
+
+# -- the terminal summary -----------------------------------------------------------------------
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 120 else format_clock(value).lstrip("+")
+
+
+def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
+    """The terminal summary, as lines: traffic, faults, operations by intent, budgets, the seed."""
+    lines = []
+    requests = sum(len(e["journal"]) for e in entries)
+    faults = Counter(r["fault"] for e in entries for r in e["journal"] if r["fault"])
+    refused = sum(1 for e in entries for r in e["journal"] if r["outcome"] == "refused")
+    lines.append(
+        f"{len(entries)} chaos test{'s' if len(entries) != 1 else ''}: {requests} requests, "
+        f"{sum(faults.values())} faults injected, {refused} refused by the exchange"
+    )
+    if faults:
+        lines.append("faults by kind:")
+        width = max(len(name) for name in faults)
+        lines.extend(f"  {name:<{width}} {count:>6}" for name, count in faults.most_common())
+
+    by_intent: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        for op in entry["operations"]:
+            by_intent.setdefault(op["intent"], []).append(op)
+    if by_intent:
+        lines.append(
+            f"  {'intent':<12} {'operations':>10} {'acknowledged':>12} {'never':>6} "
+            f"{'attempts max':>12} {'to success median':>17} {'max':>10}"
+        )
+        for intent in sorted(by_intent):
+            ops = by_intent[intent]
+            ok = [op for op in ops if op["succeeded"]]
+            to_success = [op["acknowledged_at"] - op["started_at"] for op in ok]
+            median = _seconds(statistics.median(to_success)) if to_success else "-"
+            slowest = _seconds(max(to_success)) if to_success else "-"
+            lines.append(
+                f"  {intent:<12} {len(ops):>10} {len(ok):>12} {len(ops) - len(ok):>6} "
+                f"{max(op['attempts'] for op in ops):>12} {median:>17} {slowest:>10}"
+            )
+
+    budgeted = [e for e in entries if e["verdicts"]]
+    if budgeted:
+        lines.append("retry budgets:")
+        for entry in budgeted:
+            kept = all(v["kept"] for v in entry["verdicts"])
+            parts = []
+            for verdict in entry["verdicts"]:
+                if verdict["kept"]:
+                    parts.append(f"{verdict['intent']} kept ({verdict['operations']} ops)")
+                else:
+                    parts.append(
+                        f"{verdict['intent']} BROKEN by {verdict['broken']} of {verdict['operations']} ops"
+                        f" (budget {verdict['budget']['text']})"
+                    )
+            mark = "kept  " if kept else "BROKEN"
+            lines.append(f"  {mark} {entry['nodeid']} (seed {entry['seed']}): {'; '.join(parts)}")
+    lines.append(f"repeat with --chaos-seed={seed}")
+    return lines
 
 
 class _ReportCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.outcomes: dict[str, str] = {}
+        self.written: list[str] = []
+
+    def _entries(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.config.stash[ENTRIES_KEY]
+        for entry in entries:
+            entry["outcome"] = self.outcomes.get(entry["nodeid"], entry.get("outcome"))
+        return entries
+
+    def _path(self, name: str) -> Path | None:
+        raw = self.config.getoption(name, None) or self.config.getini(name)
+        if not raw:
+            return None
+        path = Path(str(raw))
+        if not path.is_absolute():
+            path = Path(str(self.config.invocation_params.dir)) / path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # The worst phase wins: a failed teardown fails the test even after a passing body.
+        if report.failed:
+            self.outcomes[report.nodeid] = "failed" if report.when == "call" else "error"
+        elif report.skipped:
+            self.outcomes.setdefault(report.nodeid, "skipped")
+        elif report.when == "call":
+            self.outcomes.setdefault(report.nodeid, "passed")
         if report.when != "teardown":
             return
         for name, value in report.user_properties:
@@ -56,45 +226,32 @@ class _ReportCollector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):
             return  # workers' entries reach the controller through their reports
-        raw = self.config.getoption("chaos_report") or self.config.getini("chaos_report")
-        if not raw:
-            return
-        path = Path(str(raw))
-        if not path.is_absolute():
-            path = Path(str(self.config.invocation_params.dir)) / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        entries: list[dict[str, Any]] = self.config.stash[ENTRIES_KEY]
-        document = {
-            "schema_version": REPORT_SCHEMA_VERSION,
-            "seed": session.config.stash[SEED_KEY],
-            "tests": sorted(entries, key=_nodeid),
-        }
-        path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+        seed = session.config.stash[SEED_KEY]
+        document = build_document(seed, self._entries())
+        report_path = self._path("chaos_report")
+        if report_path is not None:
+            report_path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+            self.written.append(f"report: {report_path}")
+        timeline_path = self._path("chaos_timeline")
+        if timeline_path is not None:
+            timeline.write(document, timeline_path)
+            self.written.append(f"timeline: {timeline_path}")
 
-    @pytest.hookimpl
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        entries = self.config.stash[ENTRIES_KEY]
+    # Outermost, so the summary comes after pytest's own short summary: the run ends with it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Any:
+        try:
+            return (yield)
+        finally:
+            if not hasattr(self.config, "workerinput"):
+                self._write_summary(terminalreporter)
+
+    def _write_summary(self, terminalreporter: Any) -> None:
+        entries = self._entries()
         if not entries:
             return
-        write = terminalreporter.write_line
         terminalreporter.section("exchange chaos")
-        requests = sum(len(e["journal"]) for e in entries)
-        faults = Counter(r["fault"] for e in entries for r in e["journal"] if r["fault"])
-        write(
-            f"{len(entries)} chaos test(s), {requests} requests, {sum(faults.values())} faults injected"
-            + (": " + ", ".join(f"{name} x{n}" for name, n in faults.most_common()) if faults else "")
-        )
-        by_intent: dict[str, list[dict[str, Any]]] = {}
-        for entry in entries:
-            for op in entry["operations"]:
-                by_intent.setdefault(op["intent"], []).append(op)
-        for intent in sorted(by_intent):
-            ops = by_intent[intent]
-            ok = [op for op in ops if op["succeeded"]]
-            worst = max((op["attempts"] for op in ops), default=0)
-            slowest = max((op["seconds"] for op in ok), default=0.0)
-            write(
-                f"  {intent:<12} {len(ops):>5} operations, {len(ok):>5} acknowledged, "
-                f"most attempts {worst}, slowest success {slowest:.1f} s"
-            )
-        write(f"repeat with --chaos-seed={self.config.stash[SEED_KEY]}")
+        for line in summary_lines(self.config.stash[SEED_KEY], entries):
+            terminalreporter.write_line(line)
+        for line in self.written:
+            terminalreporter.write_line(line)
