@@ -14,7 +14,6 @@ too; the hardened one goes through the retry wrapper.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
@@ -180,17 +179,14 @@ class IncidentBot:
         return True
 
     async def close_position(self, symbol: str, side: str, amount: float) -> None:
-        # Exit first, cancel the stop after: the other order leaves a naked position whenever
-        # the exit fails (the plugin's assert_positions_protected caught exactly that).
+        # Exit without cancelling the stop first: cancelling first leaves a naked position
+        # whenever the exit then fails (the plugin's assert_positions_protected caught exactly
+        # that). Once the position is closed, Binance expires its reduce-only stop by itself.
         exit_side = "sell" if side == "buy" else "buy"
         await self.manager.call(
             self.exchange.create_order, symbol, "market", exit_side, amount, None, {"reduceOnly": True}
         )
-        stop_id = self.stop_ids.pop(symbol, None)
-        if stop_id is not None:
-            # The exchange expires a reduce-only stop once its position is closed.
-            with contextlib.suppress(ccxt.OrderNotFound):
-                await self.manager.call(self.exchange.cancel_order, stop_id, symbol, {"trigger": True})
+        self.stop_ids.pop(symbol, None)
 
     def order_size(self, symbol: str, price: float, notional: float = 100.0) -> float:
         """About ``notional`` USDT worth, rounded up to the market's step and minimum."""
@@ -212,7 +208,14 @@ class IncidentBot:
                     await self.close_position(symbol, side, amount)
                 except ccxt.NetworkError:
                     log.error("exit on %s failed after retries", symbol)
-            symbol = SYMBOLS[cycle % len(SYMBOLS)]
+            # One position per symbol, as the exchange nets them (one-way mode): a symbol still
+            # held, or left naked by a failed stop, is skipped.
+            busy = {held_symbol for held_symbol, _, _ in held} | set(self.trades.unprotected)
+            free = [s for s in SYMBOLS if s not in busy]
+            if not free:
+                await asyncio.sleep(every)
+                continue
+            symbol = free[cycle % len(free)]
             ticker = await self.manager.call(self.exchange.fetch_ticker, symbol)
             amount = self.order_size(symbol, float(ticker["last"]))
             side = "buy" if cycle % 2 == 0 else "sell"

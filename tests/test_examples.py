@@ -56,7 +56,7 @@ def test_the_naive_day_fails_with_the_budget_verdict(examples_run: tuple[pytest.
             "*test_the_incident_day?naive? *",
             "retry budget broken by * operation(s) (seed 2):",
             "",
-            "stop-loss * on binanceusdm, first tried at +7h*: never acknowledged (the bot gave up on it)*budget 5 attempts / 60 s",
+            "stop-loss * on binanceusdm, first tried at +7h*: never acknowledged (1 attempt*budget 5 attempts / 60 s",
             "    attempt 1 at +7h*: bad_gateway (502)",
         ]
     )
