@@ -32,3 +32,15 @@ def chaos_pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester whose inner runs are configured like a bot author's suite: strict warnings."""
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\nfilterwarnings =\n    error\n")
     return pytester
+
+
+@pytest_asyncio.fixture
+async def bybit(exchange_chaos: object) -> AsyncIterator[object]:
+    """Real, unmodified async ccxt bybit, with keys, closed afterwards."""
+    import ccxt.async_support as ccxt_async
+
+    exchange = ccxt_async.bybit(dict(API_KEYS))
+    try:
+        yield exchange
+    finally:
+        await exchange.close()

@@ -34,5 +34,6 @@ def builtin_venues() -> list[type[Venue]]:
     """The venues every chaos test gets. Imported on first use: a suite that never runs a chaos
     test never pays for building instrument tables."""
     from pytest_exchange_chaos.venues.binance import BinanceUsdmVenue
+    from pytest_exchange_chaos.venues.bybit import BybitVenue
 
-    return [BinanceUsdmVenue]
+    return [BinanceUsdmVenue, BybitVenue]
