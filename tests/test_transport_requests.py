@@ -33,6 +33,11 @@ def binance(exchange_chaos: Any) -> Iterator[Any]:
         exchange.session.close()
 
 
+# ccxt learned Binance's algo endpoints for conditional orders in 4.5.x (the tox `oldest` env has
+# 4.5.0, which still sends stops to POST /fapi/v1/order).
+ALGO_ORDERS = "fapiPrivatePostAlgoOrder" in dir(ccxt.binanceusdm)
+
+
 def test_a_bot_trades_through_sync_ccxt(exchange_chaos: Any, binance: Any) -> None:
     binance.load_markets()
     assert binance.fetch_balance()["USDT"]["free"] > 0
@@ -42,10 +47,15 @@ def test_a_bot_trades_through_sync_ccxt(exchange_chaos: Any, binance: Any) -> No
     stop = binance.create_order(SYMBOL, "market", "sell", 0.01, None, stop_params)
     assert stop["triggerPrice"] == 55_000
     limit = binance.create_order(SYMBOL, "limit", "buy", 0.01, 30_000)
-    assert [o["id"] for o in binance.fetch_open_orders(SYMBOL)] == [limit["id"]]
-    assert [o["id"] for o in binance.fetch_open_orders(SYMBOL, params={"trigger": True})] == [stop["id"]]
+    if ALGO_ORDERS:
+        # ccxt 4.5 keeps stops on Binance's algo endpoints, listed only with trigger=True.
+        assert [o["id"] for o in binance.fetch_open_orders(SYMBOL)] == [limit["id"]]
+        assert [o["id"] for o in binance.fetch_open_orders(SYMBOL, params={"trigger": True})] == [stop["id"]]
+    else:
+        # Older ccxt sends stops to POST /fapi/v1/order, and they list with the rest.
+        assert {o["id"] for o in binance.fetch_open_orders(SYMBOL)} == {limit["id"], stop["id"]}
     assert binance.cancel_order(limit["id"], SYMBOL)["status"] == "canceled"
-    assert binance.fetch_open_orders(SYMBOL) == []
+    assert [o["id"] for o in binance.fetch_open_orders(SYMBOL)] == ([] if ALGO_ORDERS else [stop["id"]])
 
     assert {r.client for r in exchange_chaos.journal} == {"requests"}
     trading = [r.intent for r in exchange_chaos.journal if r.method != "GET"]

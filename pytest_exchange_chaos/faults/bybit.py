@@ -24,5 +24,7 @@ def timestamp_outside_recv_window() -> Fault:
 
 
 def server_timeout() -> Fault:
-    """retCode 10016: "Server Timeout" (ccxt reads it as a RequestTimeout)."""
+    """retCode 10016: "Server Timeout". ccxt 4.5 raises a plain ExchangeError for it (it reads
+    10016 as a RequestTimeout only when the message says "Request timeout"), so a bot's
+    NetworkError retry loop does not retry it."""
     return ExchangeErrorFault(code=10016, message="Server Timeout", name="bybit.server_timeout")
