@@ -29,3 +29,10 @@ test: venv
 
 clean:
 	rm -rf $(VENV) .tox chaos-report.json chaos-timeline.svg site
+
+# The performance benchmarks (docs/performance.md): plugin vs bare mocking libraries, the virtual
+# clock, the idle cost and memory. Exits non-zero naming any target missed. BENCH_ARGS=--quick
+# for a first look.
+.PHONY: bench
+bench: venv
+	$(VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)

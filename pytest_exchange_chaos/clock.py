@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-import time_machine
-
 __all__ = ["ChaosClock", "ClockMode"]
 
 ClockMode = Literal["virtual", "real"]
@@ -117,6 +115,9 @@ class ChaosClock:
         """Route the process's clocks through this one (virtual mode only). Undo with uninstall()."""
         if not self.virtual or self._undo:
             return
+        # Imported here: a suite that never runs a chaos test never loads it through us.
+        import time_machine
+
         travel = time_machine.travel(self._start_wall, tick=False)
         self._traveller = travel.start()
         self._undo.append(travel.stop)

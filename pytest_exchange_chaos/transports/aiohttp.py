@@ -109,6 +109,13 @@ class _VenueMatch(RequestMatch):
         )
 
 
+class _Unretained(list[Any]):
+    """A list that keeps nothing appended to it."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
 class _ChaosAioresponses(aioresponses):
     def __init__(self, engine: ChaosEngine) -> None:
         super().__init__()
@@ -129,7 +136,7 @@ class _ChaosAioresponses(aioresponses):
         if self.undo_throttler is None and self._engine.clock.virtual:
             # Async ccxt is imported by now if it is the one sending; see _ccxt_throttle.
             self.undo_throttler = accelerate_ccxt_throttler()
-        if self._engine.passes_through(str(orig_self._build_url(url))):
+        if self._engine.allowed_hosts and self._engine.passes_through(str(orig_self._build_url(url))):
             with self._engine.clock.real_io():
                 response = await self.patcher.temp_original(orig_self, method, url, *args, **kwargs)
                 # Read the body while still marked as real I/O: the bot reads it later, when the
@@ -139,6 +146,12 @@ class _ChaosAioresponses(aioresponses):
         if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
             kwargs["timeout"] = orig_self.timeout
         return await super()._request_mock(orig_self, method, url, *args, **kwargs)
+
+    def start(self) -> None:
+        super().start()
+        # aioresponses keeps every response it served until stop(), only to close them then; a
+        # long chaos test would hold thousands (several KiB each). The bot has read them.
+        self._responses = _Unretained()
 
     def _build_request_call(self, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
         # aioresponses deep-copies every request's arguments into an ever-growing log; the

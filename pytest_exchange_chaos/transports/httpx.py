@@ -48,10 +48,15 @@ def _network_error(outcome: Outcome, request: httpx.Request) -> BaseException:
 
 def _response(outcome: Outcome) -> httpx.Response:
     assert outcome.status is not None
+    headers = list(outcome.headers.items())
+    # What ``content=`` would add, without reading the body into this response: respx hands
+    # only its stream and headers on to httpcore, and httpx reads the body from there.
+    if outcome.body and not any(name.lower() == "content-length" for name, _ in headers):
+        headers.append(("Content-Length", str(len(outcome.body))))
     return httpx.Response(
         outcome.status,
-        headers=list(outcome.headers.items()),
-        content=outcome.body,
+        headers=headers,
+        stream=httpx.ByteStream(outcome.body),
         # httpx derives a phrase from the status only when the server sent none, and knows
         # none for Cloudflare's 52x: carry the gateway's own, as a real response would.
         extensions={

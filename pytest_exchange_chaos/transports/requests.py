@@ -38,6 +38,7 @@ from pytest_exchange_chaos.venues.base import ExchangeRequest
 
 __all__ = ["RequestsTransport", "make_transport"]
 
+
 def timeouts(timeout: Any) -> ClientTimeouts:
     """requests' ``timeout=``: one number for connect and read, a (connect, read) pair, or
     urllib3's Timeout. requests has no total timeout: each read waits afresh."""
@@ -180,7 +181,14 @@ class _ChaosRequestsMock(responses.RequestsMock):
         if self._engine.passes_through(str(request.url)):
             send: Callable[..., Any] = self._real_send
             return send(adapter, request, **{k: v for k, v in kwargs.items() if k != "retries"})
-        return super()._on_request(adapter, request, **kwargs)
+        try:
+            return super()._on_request(adapter, request, **kwargs)
+        finally:
+            # responses logs every call, request and response, for its ``calls`` API; nobody
+            # reads this mock's log, and a long chaos test would hold thousands of them.
+            self._calls.reset()
+            for match in self.registered():
+                match.calls.reset()
 
 
 class RequestsTransport:

@@ -12,8 +12,9 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 __all__ = [
     "INTENTS",
@@ -51,13 +52,32 @@ class ExchangeRequest:
     body: bytes = b""
     client: str = "unknown"
 
+    # The URL and a form body are parsed once per request, not once per question asked of
+    # them: the engine, the venue's classify() and execute() and the journal all ask.
+
+    @cached_property
+    def _url_parts(self) -> SplitResult:
+        return urlsplit(self.url)
+
+    @cached_property
+    def _query_pairs(self) -> tuple[tuple[str, str], ...]:
+        return _parse_pairs(self._url_parts.query)
+
+    @cached_property
+    def _body_text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @cached_property
+    def _body_pairs(self) -> tuple[tuple[str, str], ...]:
+        return _parse_pairs(self._body_text)
+
     @property
     def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
+        return (self._url_parts.hostname or "").lower()
 
     @property
     def path(self) -> str:
-        return urlsplit(self.url).path or "/"
+        return self._url_parts.path or "/"
 
     @property
     def endpoint(self) -> str:
@@ -66,7 +86,7 @@ class ExchangeRequest:
 
     @property
     def query(self) -> dict[str, str]:
-        return dict(parse_qsl(urlsplit(self.url).query, keep_blank_values=True))
+        return dict(self._query_pairs)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -80,7 +100,7 @@ class ExchangeRequest:
         """Query string merged with the body, whether form-encoded (Binance) or JSON (Bybit)."""
         params: dict[str, Any] = self.query
         if self.body:
-            text = self.body.decode("utf-8", errors="replace")
+            text = self._body_text
             stripped = text.lstrip()
             if stripped.startswith("{"):
                 try:
@@ -90,8 +110,25 @@ class ExchangeRequest:
                 if isinstance(decoded, dict):
                     params.update(decoded)
             else:
-                params.update(parse_qsl(text, keep_blank_values=True))
+                params.update(self._body_pairs)
         return params
+
+
+# What ``json.dumps(payload, separators=(",", ":"))`` uses, built once instead of per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def _parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """``parse_qsl(text, keep_blank_values=True)``, without its per-field unquoting when nothing
+    in ``text`` is escaped (ccxt's signed forms never are)."""
+    if "%" in text or "+" in text:
+        return tuple(parse_qsl(text, keep_blank_values=True))
+    pairs = []
+    for field_text in text.split("&"):
+        if field_text:
+            name, _, value = field_text.partition("=")
+            pairs.append((name, value))
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
@@ -165,7 +202,7 @@ class VenueReply:
             merged.update(headers)
         return cls(
             status=status,
-            body=json.dumps(payload, separators=(",", ":")).encode(),
+            body=_COMPACT_JSON.encode(payload).encode(),
             headers=merged,
             accepted=accepted,
             order_id=order_id,
