@@ -163,7 +163,7 @@ class ChaosController:
             for r in self._engine.journal
             if r.venue == venue
             and r.symbol == symbol
-            and r.intent == "stop_loss"
+            and (r.intent == "stop_loss" or r.attached_stop_loss is not None)
             and r.executed
             and r.order_id is not None
             and r.t >= since

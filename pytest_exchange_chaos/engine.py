@@ -169,5 +169,6 @@ class ChaosEngine:
             amount=order.amount if order else None,
             price=order.price if order else None,
             trigger_price=order.trigger_price if order else None,
+            attached_stop_loss=order.attached_stop_loss if order else None,
             operation_key=operation_key,
         )

@@ -58,6 +58,8 @@ class JournalRecord:
     amount: str | None = None
     price: str | None = None
     trigger_price: str | None = None
+    attached_stop_loss: str | None = None
+    """The stop-loss price an entry carried with it, if the venue attaches one (Bybit)."""
     operation_key: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property

@@ -191,7 +191,9 @@ async def test_an_attached_stop_loss_protects_a_bybit_position(exchange_chaos: A
     await bybit.create_order(SYMBOL, "market", "buy", 0.01, None, {"stopLoss": {"triggerPrice": 57_000}})
     exchange_chaos.assert_positions_protected()
     [entry] = [r for r in exchange_chaos.journal if r.path == "/v5/order/create"]
-    assert entry.intent == "entry"
+    assert entry.intent == "entry" and entry.attached_stop_loss == "57000"
+    # The stop came with the entry: protected from the moment the position opened.
+    exchange_chaos.assert_positions_protected(within=0)
     # A take-profit alone is no protection.
     await bybit.create_order("ETH/USDT:USDT", "market", "sell", 0.1, None, {"takeProfit": 2_800})
     with pytest.raises(AssertionError) as caught:

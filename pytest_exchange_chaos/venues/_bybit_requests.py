@@ -195,7 +195,16 @@ def order_ticket(params: Params, mark: Decimal) -> OrderTicket:
         trigger_price=(text(params, "triggerPrice") or None) if direction is not None else None,
         reduce_only=_truthy(params, "reduceOnly") or _truthy(params, "closeOnTrigger") or _closes_leg(params),
         client_order_id=text(params, "orderLinkId") or None,
+        attached_stop_loss=_attached_price(text(params, "stopLoss")),
     )
+
+
+def _attached_price(value: str) -> str | None:
+    # Bybit reads "0" (and an empty field) as "no stop-loss".
+    try:
+        return value if value and Decimal(value) != 0 else None
+    except ArithmeticError:
+        return None
 
 
 def _closes_leg(params: Params) -> bool:

@@ -148,6 +148,9 @@ class OrderTicket:
     reduce_only: bool = False
     close_position: bool = False
     client_order_id: str | None = None
+    attached_stop_loss: str | None = None
+    """A stop-loss price sent with the entry itself (Bybit's ``stopLoss``): the position is
+    protected from the moment the entry executes."""
 
     @property
     def key(self) -> tuple[str | None, ...]:
@@ -159,6 +162,7 @@ class OrderTicket:
             self.trigger_price,
             str(self.reduce_only),
             str(self.close_position),
+            self.attached_stop_loss,
         )
 
 
