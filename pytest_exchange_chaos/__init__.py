@@ -1,17 +1,22 @@
 """pytest-exchange-chaos: live through an exchange's bad day inside your bot's test suite.
 
-The public face; everything a test needs is importable from here.
+The public face; everything a test needs is importable from here. The names load on first
+use: pytest imports this package for every run, including the many that never use chaos.
 """
 
 from __future__ import annotations
 
-from pytest_exchange_chaos import faults, profiles
-from pytest_exchange_chaos.budget import Budget
-from pytest_exchange_chaos.controller import ChaosController
-from pytest_exchange_chaos.errors import UnservedRequestError
-from pytest_exchange_chaos.journal import JournalRecord, Operation
-from pytest_exchange_chaos.logreplay import waves_from_log
-from pytest_exchange_chaos.schedule import Burst, Wave
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_exchange_chaos import faults, profiles
+    from pytest_exchange_chaos.budget import Budget
+    from pytest_exchange_chaos.controller import ChaosController
+    from pytest_exchange_chaos.errors import UnservedRequestError
+    from pytest_exchange_chaos.journal import JournalRecord, Operation
+    from pytest_exchange_chaos.logreplay import waves_from_log
+    from pytest_exchange_chaos.schedule import Burst, Wave
 
 __version__ = "0.1.0"
 
@@ -28,3 +33,32 @@ __all__ = [
     "profiles",
     "waves_from_log",
 ]
+
+# public name -> (module, attribute in it; None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Budget": ("pytest_exchange_chaos.budget", "Budget"),
+    "Burst": ("pytest_exchange_chaos.schedule", "Burst"),
+    "ChaosController": ("pytest_exchange_chaos.controller", "ChaosController"),
+    "JournalRecord": ("pytest_exchange_chaos.journal", "JournalRecord"),
+    "Operation": ("pytest_exchange_chaos.journal", "Operation"),
+    "UnservedRequestError": ("pytest_exchange_chaos.errors", "UnservedRequestError"),
+    "Wave": ("pytest_exchange_chaos.schedule", "Wave"),
+    "faults": ("pytest_exchange_chaos.faults", None),
+    "profiles": ("pytest_exchange_chaos.profiles", None),
+    "waves_from_log": ("pytest_exchange_chaos.logreplay", "waves_from_log"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'pytest_exchange_chaos' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

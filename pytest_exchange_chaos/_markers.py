@@ -14,19 +14,7 @@ from pytest_exchange_chaos.clock import ClockMode
 from pytest_exchange_chaos.schedule import Schedule, flatten_schedules
 from pytest_exchange_chaos.venues.base import INTENTS
 
-__all__ = ["BUDGET_HELP", "CHAOS_HELP", "ChaosSettings", "read_settings"]
-
-CHAOS_HELP = (
-    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): "
-    "run the test against "
-    "simulated exchanges, failing requests with the given Wave(...)/Burst(...) schedules or a named "
-    "profile, on the virtual chaos clock (clock='real' for wall time); only allow_hosts may reach the "
-    "network. See docs/reference/markers.md"
-)
-BUDGET_HELP = (
-    "retry_budget(**{intent: Budget(attempts=None, seconds=None)}): fail the test when an operation of "
-    f"that intent ({', '.join(INTENTS)}) is not acknowledged within its budget"
-)
+__all__ = ["ChaosSettings", "read_settings"]
 
 _CHAOS_KWARGS = ("seed", "profile", "clock", "allow_hosts")
 _CLOCKS: tuple[ClockMode, ...] = ("virtual", "real")

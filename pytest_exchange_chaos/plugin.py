@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Generator, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_exchange_chaos import hookspecs, report
-from pytest_exchange_chaos._markers import BUDGET_HELP, CHAOS_HELP, read_settings
-from pytest_exchange_chaos._seeds import derive_seed, fresh_seed
-from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
-from pytest_exchange_chaos.clock import ChaosClock
-from pytest_exchange_chaos.controller import ChaosController
-from pytest_exchange_chaos.engine import ChaosEngine, FaultDecider, FaultObserver
-from pytest_exchange_chaos.errors import UnservedRequestError
-from pytest_exchange_chaos.faults import Fault
-from pytest_exchange_chaos.schedule import ScheduleRun
-from pytest_exchange_chaos.transports import available_transports, start_transports
-from pytest_exchange_chaos.venues import Venue, VenueContext, builtin_venues
-from pytest_exchange_chaos.venues.base import Call, ExchangeRequest
+from pytest_exchange_chaos._seeds import fresh_seed
+from pytest_exchange_chaos._stash import SEED_KEY, SETTINGS_KEY
+from pytest_exchange_chaos.transports import available_transports
+
+if TYPE_CHECKING:
+    from pytest_exchange_chaos.controller import ChaosController
 
 __all__ = ["exchange_chaos"]
 
 FIXTURE = "exchange_chaos"
+_TEST_HOOKS = "exchange_chaos_test_hooks"
+
+CHAOS_HELP = (
+    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): "
+    "run the test against "
+    "simulated exchanges, failing requests with the given Wave(...)/Burst(...) schedules or a named "
+    "profile, on the virtual chaos clock (clock='real' for wall time); only allow_hosts may reach the "
+    "network. See docs/reference/markers.md"
+)
+BUDGET_HELP = (
+    "retry_budget(**{intent: Budget(attempts=None, seconds=None)}): fail the test when an operation of "
+    "that intent (entry, exit, stop_loss, take_profit, cancel, market_data, account, other) is not "
+    "acknowledged within its budget"
+)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -127,135 +134,29 @@ def _uses_chaos(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chaos_tests = 0
     for item in items:
+        fixturenames = getattr(item, "fixturenames", None)
         if not _uses_chaos(item):
+            chaos_tests += fixturenames is not None and FIXTURE in fixturenames
             continue
+        chaos_tests += 1
+        from pytest_exchange_chaos._markers import read_settings
+
         # Validate at collection, so a typo stops the run with one clear line, not a traceback.
         item.stash[SETTINGS_KEY] = read_settings(item)
-        fixturenames = getattr(item, "fixturenames", None)
         if fixturenames is not None and FIXTURE not in fixturenames:
             # First, so the bot's own fixtures already run inside the chaos.
             fixturenames.insert(0, FIXTURE)
+    if chaos_tests and not config.pluginmanager.has_plugin(_TEST_HOOKS):
+        from pytest_exchange_chaos._runtime import ChaosTestHooks
 
-
-def _venue_classes(config: pytest.Config) -> list[type[Venue]]:
-    by_id: dict[str, type[Venue]] = {cls.id: cls for cls in builtin_venues()}
-    for result in config.hook.pytest_exchange_chaos_venues(config=config):
-        for cls in result or ():
-            if not (isinstance(cls, type) and issubclass(cls, Venue)):
-                raise pytest.UsageError(
-                    f"pytest_exchange_chaos_venues returned {cls!r}; return subclasses of "
-                    "pytest_exchange_chaos.venues.Venue (the class, not an instance)"
-                )
-            by_id[cls.id] = cls
-    return list(by_id.values())
-
-
-def _hook_deciders(config: pytest.Config, controller: list[ChaosController]) -> list[FaultDecider]:
-    hook = config.hook.pytest_exchange_chaos_decide_fault
-    if not hook.get_hookimpls():
-        return []
-
-    def decide(request: ExchangeRequest, call: Call, now: float) -> Fault | None:
-        fault = hook(request=request, call=call, now=now, controller=controller[0])
-        if fault is not None and not isinstance(fault, Fault):
-            raise TypeError(
-                f"pytest_exchange_chaos_decide_fault returned {fault!r}; return a fault such as "
-                "faults.bad_gateway(), or None to let the schedule decide"
-            )
-        return fault
-
-    return [decide]
-
-
-def _hook_observers(config: pytest.Config, controller: list[ChaosController]) -> list[FaultObserver]:
-    hook = config.hook.pytest_exchange_chaos_fault_injected
-    if not hook.get_hookimpls():
-        return []
-    return [lambda injected: hook(injected=injected, controller=controller[0])]
+        config.pluginmanager.register(ChaosTestHooks(), _TEST_HOOKS)
 
 
 @pytest.fixture
 def exchange_chaos(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
     """The chaos controller: simulated venues, faults on a chaos clock, journal and verdicts."""
-    item = request.node
-    config = request.config
-    settings = item.stash.get(SETTINGS_KEY, None) or read_settings(item)
-    seed = settings.seed if settings.seed is not None else config.stash[SEED_KEY]
-    nodeid = item.nodeid
-    clock = ChaosClock(settings.clock)
-    venues = [
-        cls(
-            VenueContext(
-                now=clock.now,
-                wall_time=clock.wall_time,
-                rng=random.Random(derive_seed(seed, nodeid, "venue", cls.id)),
-                seed=derive_seed(seed, nodeid, "venue-seed", cls.id),
-            )
-        )
-        for cls in _venue_classes(config)
-    ]
-    holder: list[ChaosController] = []
-    engine = ChaosEngine(
-        venues=venues,
-        schedule=ScheduleRun(random.Random(derive_seed(seed, nodeid, "schedule")), settings.schedules),
-        clock=clock,
-        rng=random.Random(derive_seed(seed, nodeid, "faults")),
-        deciders=_hook_deciders(config, holder),
-        observers=_hook_observers(config, holder),
-        allowed_hosts=(
-            *(config.getoption("chaos_allow_hosts") or ()),
-            *config.getini("chaos_allow_hosts"),
-            *settings.allow_hosts,
-        ),
-    )
-    controller = ChaosController(engine, seed=seed)
-    holder.append(controller)
-    item.stash[CONTROLLER_KEY] = controller
-    clock.install()
-    try:
-        stop_transports = start_transports(engine)
-        try:
-            yield controller
-        finally:
-            stop_transports()
-    finally:
-        clock.uninstall()
+    from pytest_exchange_chaos._runtime import chaos_session
 
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    result = yield
-    controller = item.stash.get(CONTROLLER_KEY, None)
-    if controller is None:
-        return result
-    _check_guard(controller)
-    settings = item.stash.get(SETTINGS_KEY, None)
-    if settings is not None and settings.budgets:
-        breaches = controller.budget_breaches(settings.budgets)
-        if breaches:
-            pytest.fail(
-                f"retry budget broken by {len(breaches)} operation(s) (seed {controller.seed}):\n\n"
-                + "\n\n".join(breaches),
-                pytrace=False,
-            )
-    return result
-
-
-def _check_guard(controller: ChaosController) -> None:
-    unserved = controller.unserved
-    if unserved:
-        listed = ", ".join(u.describe() for u in unserved[:5])
-        more = f" and {len(unserved) - 5} more" if len(unserved) > 5 else ""
-        pytest.fail(str(UnservedRequestError(listed + more)), pytrace=False)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    test_report = yield
-    controller = item.stash.get(CONTROLLER_KEY, None)
-    if controller is not None and call.when == "teardown":
-        test_report.user_properties.append((report.PROPERTY, report.test_entry(item, controller)))
-    return test_report
+    yield from chaos_session(request)

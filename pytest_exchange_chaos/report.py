@@ -8,21 +8,21 @@ files (docs/reference/report-schema.md describes the JSON).
 from __future__ import annotations
 
 import json
-import statistics
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_exchange_chaos import timeline
 from pytest_exchange_chaos._durations import format_clock
 from pytest_exchange_chaos._stash import ENTRIES_KEY, SEED_KEY, SETTINGS_KEY
-from pytest_exchange_chaos.budget import Budget
-from pytest_exchange_chaos.controller import ChaosController
-from pytest_exchange_chaos.journal import JournalRecord, Operation
-from pytest_exchange_chaos.schedule import Schedule, Wave
+
+if TYPE_CHECKING:
+    from pytest_exchange_chaos.budget import Budget
+    from pytest_exchange_chaos.controller import ChaosController
+    from pytest_exchange_chaos.journal import JournalRecord, Operation
+    from pytest_exchange_chaos.schedule import Schedule
 
 __all__ = ["PROPERTY", "REPORT_SCHEMA_VERSION", "build_document", "configure", "test_entry"]
 
@@ -47,11 +47,20 @@ def record_outcome(record: JournalRecord) -> str:
     return "acknowledged" if record.accepted else "refused"
 
 
+def _median(values: Sequence[float]) -> float:
+    # statistics.median would do, but importing statistics costs every pytest run ~7 ms.
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _budget_dict(budget: Budget) -> dict[str, Any]:
     return {"attempts": budget.attempts, "seconds": budget.seconds, "text": budget.describe()}
 
 
 def _schedule_dict(schedule: Schedule) -> dict[str, Any]:
+    from pytest_exchange_chaos.schedule import Wave
+
     common = {"fault": schedule.fault.name, "matches": schedule.matcher.describe(), "text": repr(schedule)}
     if isinstance(schedule, Wave):
         return {
@@ -158,7 +167,7 @@ def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
             ops = by_intent[intent]
             ok = [op for op in ops if op["succeeded"]]
             to_success = [op["acknowledged_at"] - op["started_at"] for op in ok]
-            median = _seconds(statistics.median(to_success)) if to_success else "-"
+            median = _seconds(_median(to_success)) if to_success else "-"
             slowest = _seconds(max(to_success)) if to_success else "-"
             lines.append(
                 f"  {intent:<12} {len(ops):>10} {len(ok):>12} {len(ops) - len(ok):>6} "
@@ -234,6 +243,8 @@ class _ReportCollector:
             self.written.append(f"report: {report_path}")
         timeline_path = self._path("chaos_timeline")
         if timeline_path is not None:
+            from pytest_exchange_chaos import timeline
+
             timeline.write(document, timeline_path)
             self.written.append(f"timeline: {timeline_path}")
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pytest_exchange_chaos.engine import ChaosEngine
+if TYPE_CHECKING:
+    from pytest_exchange_chaos.engine import ChaosEngine
 
 __all__ = ["Transport", "available_transports", "start_transports"]
 

@@ -1,0 +1,154 @@
+"""What a chaos test needs at run time, imported only when one runs: building the venues,
+schedule, engine and clock for a test, and the checks after its body."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Generator, Iterator
+
+import pytest
+
+from pytest_exchange_chaos import report
+from pytest_exchange_chaos._markers import read_settings
+from pytest_exchange_chaos._seeds import derive_seed
+from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
+from pytest_exchange_chaos.clock import ChaosClock
+from pytest_exchange_chaos.controller import ChaosController
+from pytest_exchange_chaos.engine import ChaosEngine, FaultDecider, FaultObserver
+from pytest_exchange_chaos.errors import UnservedRequestError
+from pytest_exchange_chaos.faults import Fault
+from pytest_exchange_chaos.schedule import ScheduleRun
+from pytest_exchange_chaos.transports import start_transports
+from pytest_exchange_chaos.venues import Venue, VenueContext, builtin_venues
+from pytest_exchange_chaos.venues.base import Call, ExchangeRequest
+
+__all__ = ["ChaosTestHooks", "chaos_session"]
+
+
+def _venue_classes(config: pytest.Config) -> list[type[Venue]]:
+    by_id: dict[str, type[Venue]] = {cls.id: cls for cls in builtin_venues()}
+    for result in config.hook.pytest_exchange_chaos_venues(config=config):
+        for cls in result or ():
+            if not (isinstance(cls, type) and issubclass(cls, Venue)):
+                raise pytest.UsageError(
+                    f"pytest_exchange_chaos_venues returned {cls!r}; return subclasses of "
+                    "pytest_exchange_chaos.venues.Venue (the class, not an instance)"
+                )
+            by_id[cls.id] = cls
+    return list(by_id.values())
+
+
+def _hook_deciders(config: pytest.Config, controller: list[ChaosController]) -> list[FaultDecider]:
+    hook = config.hook.pytest_exchange_chaos_decide_fault
+    if not hook.get_hookimpls():
+        return []
+
+    def decide(request: ExchangeRequest, call: Call, now: float) -> Fault | None:
+        fault = hook(request=request, call=call, now=now, controller=controller[0])
+        if fault is not None and not isinstance(fault, Fault):
+            raise TypeError(
+                f"pytest_exchange_chaos_decide_fault returned {fault!r}; return a fault such as "
+                "faults.bad_gateway(), or None to let the schedule decide"
+            )
+        return fault
+
+    return [decide]
+
+
+def _hook_observers(config: pytest.Config, controller: list[ChaosController]) -> list[FaultObserver]:
+    hook = config.hook.pytest_exchange_chaos_fault_injected
+    if not hook.get_hookimpls():
+        return []
+    return [lambda injected: hook(injected=injected, controller=controller[0])]
+
+
+def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
+    """Build one test's chaos (venues, schedule, engine, clock, transports) and run it."""
+    item = request.node
+    config = request.config
+    settings = item.stash.get(SETTINGS_KEY, None) or read_settings(item)
+    seed = settings.seed if settings.seed is not None else config.stash[SEED_KEY]
+    nodeid = item.nodeid
+    clock = ChaosClock(settings.clock)
+    venues = [
+        cls(
+            VenueContext(
+                now=clock.now,
+                wall_time=clock.wall_time,
+                rng=random.Random(derive_seed(seed, nodeid, "venue", cls.id)),
+                seed=derive_seed(seed, nodeid, "venue-seed", cls.id),
+            )
+        )
+        for cls in _venue_classes(config)
+    ]
+    holder: list[ChaosController] = []
+    engine = ChaosEngine(
+        venues=venues,
+        schedule=ScheduleRun(random.Random(derive_seed(seed, nodeid, "schedule")), settings.schedules),
+        clock=clock,
+        rng=random.Random(derive_seed(seed, nodeid, "faults")),
+        deciders=_hook_deciders(config, holder),
+        observers=_hook_observers(config, holder),
+        allowed_hosts=(
+            *(config.getoption("chaos_allow_hosts") or ()),
+            *config.getini("chaos_allow_hosts"),
+            *settings.allow_hosts,
+        ),
+    )
+    controller = ChaosController(engine, seed=seed)
+    holder.append(controller)
+    item.stash[CONTROLLER_KEY] = controller
+    clock.install()
+    try:
+        stop_transports = start_transports(engine)
+        try:
+            yield controller
+        finally:
+            stop_transports()
+    finally:
+        clock.uninstall()
+
+
+class ChaosTestHooks:
+    """The per-test hooks, registered only once collection finds a chaos test: a suite that
+    never uses chaos pays nothing per test."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        return (yield from _checked_call(item))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        test_report = yield
+        controller = item.stash.get(CONTROLLER_KEY, None)
+        if controller is not None and call.when == "teardown":
+            test_report.user_properties.append((report.PROPERTY, report.test_entry(item, controller)))
+        return test_report
+
+
+def _checked_call(item: pytest.Item) -> Generator[None, object, object]:
+    result = yield
+    controller = item.stash.get(CONTROLLER_KEY, None)
+    if controller is None:
+        return result
+    _check_guard(controller)
+    settings = item.stash.get(SETTINGS_KEY, None)
+    if settings is not None and settings.budgets:
+        breaches = controller.budget_breaches(settings.budgets)
+        if breaches:
+            pytest.fail(
+                f"retry budget broken by {len(breaches)} operation(s) (seed {controller.seed}):\n\n"
+                + "\n\n".join(breaches),
+                pytrace=False,
+            )
+    return result
+
+
+def _check_guard(controller: ChaosController) -> None:
+    unserved = controller.unserved
+    if unserved:
+        listed = ", ".join(u.describe() for u in unserved[:5])
+        more = f" and {len(unserved) - 5} more" if len(unserved) > 5 else ""
+        pytest.fail(str(UnservedRequestError(listed + more)), pytrace=False)
