@@ -54,10 +54,10 @@ def __getattr__(name: str) -> Any:
         module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'pytest_exchange_chaos' has no attribute {name!r}") from None
+    # Not cached here: whoever re-imports a submodule (pytester restores sys.modules after each
+    # in-process run) must get the same class the rest of the plugin now uses.
     module = importlib.import_module(module_name)
-    value = module if attribute is None else getattr(module, attribute)
-    globals()[name] = value
-    return value
+    return module if attribute is None else getattr(module, attribute)
 
 
 def __dir__() -> list[str]:

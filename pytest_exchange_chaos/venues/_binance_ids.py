@@ -10,6 +10,8 @@ from faker import Faker
 __all__ = ["BinanceIds"]
 
 _CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
+_ALPHABET_SIZE = len(_CLIENT_ID_ALPHABET)
+_ALPHABET_BITS = _ALPHABET_SIZE.bit_length()
 
 
 class BinanceIds:
@@ -20,6 +22,11 @@ class BinanceIds:
         self._fake.seed_instance(seed)
         # The generator Faker draws from: the helpers below make its draws, one for one.
         self._rng: random.Random = self._fake.random
+        # ``Random.choice``/``randrange`` draw through ``_randbelow``, which for a plain
+        # ``random.Random`` is ``getrandbits(n.bit_length())`` until the result is below n.
+        # Making those very draws here is the same sequence without two Python frames per
+        # draw; a subclass may draw differently, so it keeps the library's own methods.
+        self._getrandbits = self._rng.getrandbits if type(self._rng) is random.Random else None
         self._orders: dict[str, int] = {}
         self._trades: dict[str, int] = {}
         self._algo = self._random_int(1_000_000_000, 4_000_000_000)
@@ -53,10 +60,26 @@ class BinanceIds:
     def _random_int(self, low: int, high: int) -> int:
         # ``Faker.random_int(low, high)`` is this draw on the same generator; calling it directly
         # skips Faker's proxy lookups on every order.
-        return self._rng.randrange(low, high + 1, 1)
+        getrandbits = self._getrandbits
+        if getrandbits is None:
+            return self._rng.randrange(low, high + 1, 1)
+        width = high + 1 - low
+        bits = width.bit_length()
+        drawn = getrandbits(bits)
+        while drawn >= width:
+            drawn = getrandbits(bits)
+        return low + drawn
 
     def _lexify(self, length: int) -> str:
         # What ``Faker.lexify("?" * length, letters=...)`` draws (one ``choice`` per character
         # from the same generator), without its per-character regex callback: same ids, 7x faster.
-        choice = self._rng.choice
-        return "".join([choice(_CLIENT_ID_ALPHABET) for _ in range(length)])
+        getrandbits = self._getrandbits
+        if getrandbits is None:
+            choice = self._rng.choice
+            return "".join([choice(_CLIENT_ID_ALPHABET) for _ in range(length)])
+        characters: list[str] = []
+        while len(characters) < length:
+            drawn = getrandbits(_ALPHABET_BITS)
+            if drawn < _ALPHABET_SIZE:
+                characters.append(_CLIENT_ID_ALPHABET[drawn])
+        return "".join(characters)

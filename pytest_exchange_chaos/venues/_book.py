@@ -118,6 +118,9 @@ class Book:
         # Orders that were open when last looked at: a day of trading leaves thousands of
         # closed orders, and every trigger check and margin sum only needs the open ones.
         self._live: dict[tuple[str, str], Order] = {}
+        # Every order by (channel, client order id), oldest first: a lookup or duplicate check
+        # by client id reads its few orders instead of walking the whole history.
+        self._by_client_id: dict[tuple[str, str], list[Order]] = {}
         self.positions: dict[str, Position] = {}
         self.fills: list[Fill] = []
         self.leverages: dict[str, int] = {}
@@ -180,7 +183,7 @@ class Book:
         quantity, price, trigger = numbers.quantity, numbers.price, numbers.trigger
 
         client_id = request.client_order_id or self.ids.client_order_id()
-        if any(o.client_order_id == client_id and o.channel == request.channel for o in self._open_orders()):
+        if any(o.is_open for o in self._by_client_id.get((request.channel, client_id), ())):
             raise DuplicateClientOrderId(client_id)
 
         position_qty = self._position_qty(instrument.id)
@@ -254,12 +257,8 @@ class Book:
                 return order
             raise OrderNotFound(f"order {order_id} does not exist")
         if client_order_id is not None:
-            for order in reversed(list(self.orders.values())):
-                if (
-                    order.channel == channel
-                    and instrument_id in (None, order.symbol)
-                    and order.client_order_id == client_order_id
-                ):
+            for order in reversed(self._by_client_id.get((channel, client_order_id), ())):
+                if instrument_id in (None, order.symbol):
                     return order
             raise OrderNotFound(f"order with client id {client_order_id} does not exist")
         raise InvalidOrderParameters("an order id or a client order id is required", "order_id", "missing")
@@ -408,6 +407,20 @@ class Book:
             max_withdraw=max(ZERO, min(self.wallet_balance, available)),
             updated_ms=self.balance_updated_ms,
         )
+
+    def _available_balance(self) -> Decimal:
+        """``account().available_balance``, the same decimals in the same order, without the
+        liquidation and break-even prices a full snapshot computes for every position."""
+        unrealized = ZERO
+        position_im = ZERO
+        for position in self.positions.values():
+            mark = self.marks[position.symbol]
+            notional = position.quantity * mark
+            unrealized += position.quantity * (mark - position.entry_price)
+            position_im += abs(notional) / self.leverage(position.symbol)
+        order_im = sum(self._open_order_margins().values(), ZERO)
+        margin_balance = self.wallet_balance + unrealized
+        return margin_balance - position_im - order_im
 
     def position_snapshot(self, symbol: str) -> PositionSnapshot | None:
         instrument = self.instrument(symbol)
@@ -614,7 +627,7 @@ class Book:
         if opening == 0:
             return
         required = opening * price / self.leverage(instrument.id)
-        available = self.account().available_balance
+        available = self._available_balance()
         if required > available:
             raise InsufficientMargin(required, available)
 
@@ -767,8 +780,17 @@ class Book:
 
     def _store(self, order: Order) -> None:
         key = (order.channel, order.id)
+        replaced = self.orders.get(key)
         self.orders[key] = order
         self._live[key] = order
+        if replaced is None:
+            self._by_client_id.setdefault((order.channel, order.client_order_id), []).append(order)
+        else:
+            # Two symbols' id sequences met: the new order took the old one's place in
+            # ``orders``, so the index is rebuilt in that order.
+            self._by_client_id = {}
+            for stored in self.orders.values():
+                self._by_client_id.setdefault((stored.channel, stored.client_order_id), []).append(stored)
 
     def _open_orders(self) -> list[Order]:
         for key in [key for key, order in self._live.items() if not order.is_open]:

@@ -12,8 +12,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 __all__ = [
@@ -28,6 +27,37 @@ __all__ = [
     "VenueContext",
     "VenueReply",
 ]
+
+_T = TypeVar("_T")
+
+
+class _once(Generic[_T]):
+    """``functools.cached_property`` without its per-access lock (taken on every first access
+    up to Python 3.11): each request asks these once or twice, so that lock was most of the cost.
+    A non-data descriptor, so once stored the value is read straight from the instance dict.
+    """
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self._func = func
+        self._name = func.__name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> _T | _once[_T]:
+        if instance is None:
+            return self
+        value = self._func(instance)
+        # Frozen dataclasses forbid setattr, not the instance dict.
+        instance.__dict__[self._name] = value
+        return value
+
 
 Intent = Literal["entry", "exit", "stop_loss", "take_profit", "cancel", "market_data", "account", "other"]
 INTENTS: tuple[Intent, ...] = (
@@ -55,31 +85,33 @@ class ExchangeRequest:
     # The URL and a form body are parsed once per request, not once per question asked of
     # them: the engine, the venue's classify() and execute() and the journal all ask.
 
-    @cached_property
+    @_once
     def _url_parts(self) -> SplitResult:
         return urlsplit(self.url)
 
-    @cached_property
+    @_once
     def _query_pairs(self) -> tuple[tuple[str, str], ...]:
         return _parse_pairs(self._url_parts.query)
 
-    @cached_property
+    @_once
     def _body_text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
 
-    @cached_property
+    @_once
     def _body_pairs(self) -> tuple[tuple[str, str], ...]:
         return _parse_pairs(self._body_text)
 
-    @property
+    # Asked by the engine to route, then by the venue to classify and to execute.
+
+    @_once
     def host(self) -> str:
         return (self._url_parts.hostname or "").lower()
 
-    @property
+    @_once
     def path(self) -> str:
         return self._url_parts.path or "/"
 
-    @property
+    @_once
     def endpoint(self) -> str:
         """``"METHOD /path"``, the form the ``endpoint=`` matcher uses."""
         return f"{self.method} {self.path}"

@@ -95,6 +95,10 @@ class BinanceUsdmVenue(Venue):
         self.legacy_conditional_orders = legacy_conditional_orders
         self._current_listen_key: str | None = None
         self._account_alias = self.ids.client_order_id()[:12]
+        # The engine asks classify() and then execute() about the same request: its form is
+        # read once (None when it cannot be read), keyed by the request object itself.
+        self._form_request: ExchangeRequest | None = None
+        self._form_cache: dict[str, str] | None = None
 
     # ------------------------------------------------------------------------- Venue API
 
@@ -102,7 +106,7 @@ class BinanceUsdmVenue(Venue):
         route = _ROUTES.get((request.method.upper(), request.path))
         endpoint = request.endpoint
         try:
-            params = _form(request)
+            params = self._form(request)
         except ValueError:
             return Call(self.id, "other", endpoint)
         symbol = self._unified(params.get("symbol"), request.path)
@@ -128,7 +132,7 @@ class BinanceUsdmVenue(Venue):
                 status=404, body=_NOT_FOUND_BODY, headers={"Content-Type": "text/html"}, accepted=False
             )
         try:
-            params = _form(request)
+            params = self._form(request)
             self._authenticate(request, params, route.auth)
             result = route.handler(self, params)
         except BinanceReject as reject:
@@ -155,6 +159,18 @@ class BinanceUsdmVenue(Venue):
         self.book.set_mark(symbol, price)
 
     # --------------------------------------------------------------------------- plumbing
+
+    def _form(self, request: ExchangeRequest) -> dict[str, str]:
+        # Handlers take the form as a read-only Mapping, so classify() and execute() can share it.
+        if request is not self._form_request:
+            try:
+                form: dict[str, str] | None = _form(request)
+            except ValueError:
+                form = None
+            self._form_request, self._form_cache = request, form
+        if self._form_cache is None:
+            raise ValueError("the request's parameters cannot be read")
+        return self._form_cache
 
     def _server_ms(self) -> int:
         return int(self.context.wall_time() * 1000)
