@@ -9,19 +9,15 @@ these numbers are about.
 from __future__ import annotations
 
 import contextlib
-import random
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pytest_exchange_chaos._seeds import derive_seed
-from pytest_exchange_chaos.clock import ChaosClock, ClockMode
+from pytest_exchange_chaos import session
+from pytest_exchange_chaos.clock import ClockMode
 from pytest_exchange_chaos.controller import ChaosController
-from pytest_exchange_chaos.engine import ChaosEngine
-from pytest_exchange_chaos.schedule import Schedule, ScheduleRun
-from pytest_exchange_chaos.transports import start_transports
-from pytest_exchange_chaos.venues import VenueContext, builtin_venues
+from pytest_exchange_chaos.schedule import Schedule
 
 __all__ = [
     "Result",
@@ -37,42 +33,14 @@ perf_counter = time.perf_counter
 DEFAULT_NODEID = "benchmarks/run.py::bench"
 
 
-@contextlib.contextmanager
 def chaos_session(
     *schedules: Schedule,
     seed: int = 1,
     nodeid: str = DEFAULT_NODEID,
     clock_mode: ClockMode = "virtual",
-) -> Iterator[ChaosController]:
-    """The ``exchange_chaos`` fixture's body (pytest_exchange_chaos/plugin.py), outside pytest."""
-    clock = ChaosClock(clock_mode)
-    venues = [
-        cls(
-            VenueContext(
-                now=clock.now,
-                wall_time=clock.wall_time,
-                rng=random.Random(derive_seed(seed, nodeid, "venue", cls.id)),
-                seed=derive_seed(seed, nodeid, "venue-seed", cls.id),
-            )
-        )
-        for cls in builtin_venues()
-    ]
-    engine = ChaosEngine(
-        venues=venues,
-        schedule=ScheduleRun(random.Random(derive_seed(seed, nodeid, "schedule")), schedules),
-        clock=clock,
-        rng=random.Random(derive_seed(seed, nodeid, "faults")),
-    )
-    controller = ChaosController(engine, seed=seed)
-    clock.install()
-    try:
-        stop_transports = start_transports(engine)
-        try:
-            yield controller
-        finally:
-            stop_transports()
-    finally:
-        clock.uninstall()
+) -> contextlib.AbstractContextManager[ChaosController]:
+    """The ``exchange_chaos`` fixture's session, outside pytest."""
+    return session.chaos_session(schedules, seed=seed, name=nodeid, clock=clock_mode)
 
 
 def interleave(

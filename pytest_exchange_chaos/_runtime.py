@@ -3,23 +3,18 @@ schedule, engine and clock for a test, and the checks after its body."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Generator, Iterator
 
 import pytest
 
-from pytest_exchange_chaos import report
+from pytest_exchange_chaos import report, session
 from pytest_exchange_chaos._markers import read_settings
-from pytest_exchange_chaos._seeds import derive_seed
 from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
-from pytest_exchange_chaos.clock import ChaosClock
 from pytest_exchange_chaos.controller import ChaosController
-from pytest_exchange_chaos.engine import ChaosEngine, FaultDecider, FaultObserver
+from pytest_exchange_chaos.engine import FaultDecider, FaultObserver
 from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.faults import Fault
-from pytest_exchange_chaos.schedule import ScheduleRun
-from pytest_exchange_chaos.transports import start_transports
-from pytest_exchange_chaos.venues import Venue, VenueContext, builtin_venues
+from pytest_exchange_chaos.venues import Venue, builtin_venues
 from pytest_exchange_chaos.venues.base import Call, ExchangeRequest
 
 __all__ = ["ChaosTestHooks", "chaos_session"]
@@ -63,30 +58,18 @@ def _hook_observers(config: pytest.Config, controller: list[ChaosController]) ->
 
 
 def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
-    """Build one test's chaos (venues, schedule, engine, clock, transports) and run it."""
+    """Run one test's chaos session with the settings its markers, options and hooks give."""
     item = request.node
     config = request.config
     settings = item.stash.get(SETTINGS_KEY, None) or read_settings(item)
-    seed = settings.seed if settings.seed is not None else config.stash[SEED_KEY]
-    nodeid = item.nodeid
-    clock = ChaosClock(settings.clock)
-    venues = [
-        cls(
-            VenueContext(
-                now=clock.now,
-                wall_time=clock.wall_time,
-                rng=random.Random(derive_seed(seed, nodeid, "venue", cls.id)),
-                seed=derive_seed(seed, nodeid, "venue-seed", cls.id),
-            )
-        )
-        for cls in _venue_classes(config)
-    ]
+    # Hooks are handed the controller, which exists only once the session has started.
     holder: list[ChaosController] = []
-    engine = ChaosEngine(
-        venues=venues,
-        schedule=ScheduleRun(random.Random(derive_seed(seed, nodeid, "schedule")), settings.schedules),
-        clock=clock,
-        rng=random.Random(derive_seed(seed, nodeid, "faults")),
+    with session.chaos_session(
+        settings.schedules,
+        seed=settings.seed if settings.seed is not None else config.stash[SEED_KEY],
+        name=item.nodeid,
+        clock=settings.clock,
+        venues=_venue_classes(config),
         deciders=_hook_deciders(config, holder),
         observers=_hook_observers(config, holder),
         allowed_hosts=(
@@ -94,19 +77,10 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
             *config.getini("chaos_allow_hosts"),
             *settings.allow_hosts,
         ),
-    )
-    controller = ChaosController(engine, seed=seed)
-    holder.append(controller)
-    item.stash[CONTROLLER_KEY] = controller
-    clock.install()
-    try:
-        stop_transports = start_transports(engine)
-        try:
-            yield controller
-        finally:
-            stop_transports()
-    finally:
-        clock.uninstall()
+    ) as controller:
+        holder.append(controller)
+        item.stash[CONTROLLER_KEY] = controller
+        yield controller
 
 
 class ChaosTestHooks:
