@@ -7,7 +7,9 @@ read exactly these keys.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from pytest_exchange_chaos.venues._book import Book
@@ -25,6 +27,7 @@ __all__ = [
     "income",
     "leverage_brackets",
     "order_payload",
+    "order_reply_body",
     "plain",
     "position_risk_v2",
     "position_risk_v3",
@@ -80,48 +83,154 @@ def _extra_bool(order: Order, key: str) -> bool:
     return order.extra.get(key, "").lower() == "true"
 
 
+@dataclass(frozen=True)
+class _OrderFormats:
+    """An instrument's number formats in order answers, and its zeros already formatted."""
+
+    price: str
+    average: str
+    quantity: str
+    quote: str
+    zero_price: str
+    zero_average: str
+    zero_quantity: str
+    zero_quote: str
+    symbol_json: str
+
+
+# Keyed by what the formats depend on, not by the Instrument (hashing its 17 fields per order
+# would cost more than the formatting it saves). A handful of entries: one per listed contract.
+_FORMATS: dict[tuple[str, int, int], _OrderFormats] = {}
+
+
+def _formats(instrument: Instrument) -> _OrderFormats:
+    key = (instrument.id, instrument.price_precision, instrument.quantity_precision)
+    found = _FORMATS.get(key)
+    if found is None:
+        price = f".{instrument.price_precision}f"
+        average = f".{max(instrument.price_precision, 5)}f"
+        quantity = f".{instrument.quantity_precision}f"
+        quote = f".{_quote_places(instrument)}f"
+        found = _FORMATS[key] = _OrderFormats(
+            price=price,
+            average=average,
+            quantity=quantity,
+            quote=quote,
+            zero_price=format(ZERO, price),
+            zero_average=format(ZERO, average),
+            zero_quantity=format(ZERO, quantity),
+            zero_quote=format(ZERO, quote),
+            symbol_json=encode_basestring_ascii(instrument.id),
+        )
+    return found
+
+
 def order_payload(
     order: Order, instrument: Instrument, *, with_time: bool, ack: bool = False
 ) -> dict[str, Any]:
-    """A ``/fapi/v1/order`` answer. ``ack`` is the order as accepted, before it executed."""
-    price_places = instrument.price_precision
-    quantity_places = instrument.quantity_precision
-    executed = ZERO if ack else order.executed_qty
-    cum_quote = ZERO if ack else order.cum_quote
-    average = ZERO if ack else order.avg_price
+    """A ``/fapi/v1/order`` answer. ``ack`` is the order as accepted, before it executed.
+
+    ``order_reply_body`` renders the same answer straight to JSON: change both together.
+    """
+    formats = _formats(instrument)
+    if ack:
+        executed = formats.zero_quantity
+        cum_quote = formats.zero_quote
+        average = formats.zero_average
+    else:
+        executed = format(order.executed_qty, formats.quantity)
+        cum_quote = format(order.cum_quote, formats.quote)
+        average = format(order.avg_price, formats.average)
     binance_type = BINANCE_TYPES[order.kind]
+    extra = order.extra
     payload: dict[str, Any] = {
         "orderId": int(order.id),
         "symbol": instrument.id,
         "status": "NEW" if ack else _STATUSES[order.status],
         "clientOrderId": order.client_order_id,
-        "price": fmt(order.price or ZERO, price_places),
-        "avgPrice": fmt(average, max(price_places, 5)),
-        "origQty": fmt(order.quantity, quantity_places),
-        "executedQty": fmt(executed, quantity_places),
-        "cumQty": fmt(executed, quantity_places),
-        "cumQuote": fmt(cum_quote, _quote_places(instrument)),
+        "price": _price_or_zero(order.price, formats),
+        "avgPrice": average,
+        "origQty": format(order.quantity, formats.quantity),
+        "executedQty": executed,
+        "cumQty": executed,
+        "cumQuote": cum_quote,
         "timeInForce": order.time_in_force,
         "type": binance_type,
         "reduceOnly": order.reduce_only,
         "closePosition": order.close_position,
         "side": order.side.upper(),
-        "positionSide": order.extra.get("positionSide", "BOTH"),
-        "stopPrice": fmt(order.trigger_price or ZERO, price_places),
-        "workingType": order.extra.get("workingType", "CONTRACT_PRICE"),
+        "positionSide": extra.get("positionSide", "BOTH"),
+        "stopPrice": _price_or_zero(order.trigger_price, formats),
+        "workingType": extra.get("workingType", "CONTRACT_PRICE"),
         "priceProtect": _extra_bool(order, "priceProtect"),
         "origType": binance_type,
-        "priceMatch": order.extra.get("priceMatch", "NONE"),
-        "selfTradePreventionMode": order.extra.get("selfTradePreventionMode", "EXPIRE_MAKER"),
+        "priceMatch": extra.get("priceMatch", "NONE"),
+        "selfTradePreventionMode": extra.get("selfTradePreventionMode", "EXPIRE_MAKER"),
         "goodTillDate": 0,
         "updateTime": order.created_ms if ack else order.updated_ms,
     }
     if order.kind == "trailing_stop_market":
-        payload["activatePrice"] = fmt(order.activation_price or ZERO, price_places)
+        payload["activatePrice"] = _price_or_zero(order.activation_price, formats)
         payload["priceRate"] = plain(order.callback_rate or ZERO)
     if with_time:
         payload["time"] = order.created_ms
     return payload
+
+
+def _price_or_zero(value: Decimal | None, formats: _OrderFormats) -> str:
+    # ``fmt(value or ZERO, ...)``: any zero (``-0`` too) formats as ZERO does.
+    return format(value, formats.price) if value else formats.zero_price
+
+
+def _json_text(value: str) -> str:
+    return encode_basestring_ascii(value)
+
+
+def _json_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> bytes:
+    """``order_payload(order, instrument, with_time=False, ack=ack)`` as compact JSON, the very
+    bytes ``json.dumps(..., separators=(",", ":"))`` makes of it, without building the dict and
+    walking it again: the answer to every order a bot places."""
+    formats = _formats(instrument)
+    if ack:
+        executed = formats.zero_quantity
+        cum_quote = formats.zero_quote
+        average = formats.zero_average
+    else:
+        executed = format(order.executed_qty, formats.quantity)
+        cum_quote = format(order.cum_quote, formats.quote)
+        average = format(order.avg_price, formats.average)
+    binance_type = _json_text(BINANCE_TYPES[order.kind])
+    extra = order.extra
+    price = _price_or_zero(order.price, formats)
+    text = (
+        f'{{"orderId":{int(order.id)!r},"symbol":{formats.symbol_json},'
+        f'"status":{_json_text("NEW" if ack else _STATUSES[order.status])},'
+        f'"clientOrderId":{_json_text(order.client_order_id)},"price":"{price}",'
+        f'"avgPrice":"{average}","origQty":"{format(order.quantity, formats.quantity)}",'
+        f'"executedQty":"{executed}","cumQty":"{executed}","cumQuote":"{cum_quote}",'
+        f'"timeInForce":{_json_text(order.time_in_force)},"type":{binance_type},'
+        f'"reduceOnly":{_json_bool(order.reduce_only)},'
+        f'"closePosition":{_json_bool(order.close_position)},'
+        f'"side":{_json_text(order.side.upper())},'
+        f'"positionSide":{_json_text(extra.get("positionSide", "BOTH"))},'
+        f'"stopPrice":"{_price_or_zero(order.trigger_price, formats)}",'
+        f'"workingType":{_json_text(extra.get("workingType", "CONTRACT_PRICE"))},'
+        f'"priceProtect":{_json_bool(_extra_bool(order, "priceProtect"))},'
+        f'"origType":{binance_type},"priceMatch":{_json_text(extra.get("priceMatch", "NONE"))},'
+        '"selfTradePreventionMode":'
+        f"{_json_text(extra.get('selfTradePreventionMode', 'EXPIRE_MAKER'))},"
+        f'"goodTillDate":0,"updateTime":{(order.created_ms if ack else order.updated_ms)!r}'
+    )
+    if order.kind == "trailing_stop_market":
+        text += (
+            f',"activatePrice":"{_price_or_zero(order.activation_price, formats)}",'
+            f'"priceRate":{_json_text(plain(order.callback_rate or ZERO))}'
+        )
+    return (text + "}").encode()
 
 
 def algo_payload(order: Order, instrument: Instrument, book: Book) -> dict[str, Any]:

@@ -57,6 +57,7 @@ __all__ = ["Book", "parse_decimal"]
 
 ZERO = Decimal(0)
 _MAX_TRIGGER_ROUNDS = 16
+_QUANTITY_CACHE_SIZE = 1024
 
 
 @dataclass
@@ -127,6 +128,9 @@ class Book:
         self.margin_modes: dict[str, Literal["cross", "isolated"]] = {}
         self.hedge_mode = False
         self.multi_assets = False
+        # Quantities that passed an instrument's filters, by (instrument, text, market): a bot
+        # sends the same few sizes over and over, and a Decimal never changes.
+        self._valid_quantities: dict[tuple[str, str, bool], Decimal] = {}
 
     # ----------------------------------------------------------------- instruments and marks
 
@@ -532,6 +536,17 @@ class Book:
         return numbers
 
     def _quantity(self, instrument: Instrument, text: str, *, market: bool) -> Decimal:
+        key = (instrument.id, text, market)
+        known = self._valid_quantities.get(key)
+        if known is not None:
+            return known
+        quantity = self._check_quantity(instrument, text, market=market)
+        if len(self._valid_quantities) >= _QUANTITY_CACHE_SIZE:
+            self._valid_quantities.clear()
+        self._valid_quantities[key] = quantity
+        return quantity
+
+    def _check_quantity(self, instrument: Instrument, text: str, *, market: bool) -> Decimal:
         quantity = parse_decimal(text, "quantity")
         if quantity <= 0:
             raise QuantityTooSmall(quantity, instrument.min_qty)
@@ -697,18 +712,20 @@ class Book:
                 order.status = "expired"
                 order.updated_ms = now_ms
                 return
-        fee = quantity * price * (self.maker_fee if maker else self.taker_fee)
+        # Exact decimals: the one product stands for each of the four it used to be computed as.
+        quote_qty = quantity * price
+        fee = quote_qty * (self.maker_fee if maker else self.taker_fee)
         realized = self._apply_to_position(order.symbol, order.signed_side * quantity, price)
         self.wallet_balance += realized - fee
         self.balance_updated_ms = now_ms
         order.executed_qty += quantity
-        order.cum_quote += quantity * price
+        order.cum_quote += quote_qty
         order.updated_ms = now_ms
         done = order.close_position or order.reduce_only or order.executed_qty >= order.quantity
         order.status = "filled" if done else "partially_filled"
         stats = self.stats[order.symbol]
         stats.volume += quantity
-        stats.quote_volume += quantity * price
+        stats.quote_volume += quote_qty
         stats.trades += 1
         self.fills.append(
             Fill(
@@ -718,7 +735,7 @@ class Book:
                 side=order.side,
                 price=price,
                 quantity=quantity,
-                quote_qty=quantity * price,
+                quote_qty=quote_qty,
                 realized_pnl=realized,
                 commission=fee,
                 commission_asset=self.asset,

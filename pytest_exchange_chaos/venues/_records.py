@@ -77,7 +77,10 @@ class IdSource(Protocol):
     def client_order_id(self) -> str: ...
 
 
-@dataclass(frozen=True)
+# Not frozen: built for every order placed, and a frozen dataclass sets each of its 16 fields
+# through object.__setattr__ (about 2 µs). Nothing assigns to one; its ``extra`` dict already
+# made it unhashable.
+@dataclass
 class OrderRequest:
     """An order as the venue adapter parsed it; numbers stay the request's strings until the
     book validates them against the instrument."""

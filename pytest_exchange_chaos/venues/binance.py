@@ -374,8 +374,13 @@ class BinanceUsdmVenue(Venue):
     def _new_order(self, params: Params) -> Any:
         order, instrument = self._place_one(params, algo=False)
         ack = params.get("newOrderRespType", "ACK") != "RESULT"
-        body = payloads.order_payload(order, instrument, with_time=False, ack=ack)
-        return VenueReply.json(body, order_id=order.id)
+        # What ``VenueReply.json(payloads.order_payload(...), order_id=order.id)`` answers.
+        return VenueReply(
+            status=200,
+            body=payloads.order_reply_body(order, instrument, ack=ack),
+            headers={"Content-Type": "application/json"},
+            order_id=order.id,
+        )
 
     def _new_algo_order(self, params: Params) -> Any:
         order, _ = self._place_one(params, algo=True)
