@@ -51,9 +51,9 @@ from pytest_exchange_chaos.venues._records import (
     PositionSnapshot,
     intent_of,
 )
-from pytest_exchange_chaos.venues.base import OrderView, PositionView
+from pytest_exchange_chaos.venues.base import OrderView, PositionView, Venue
 
-__all__ = ["Book", "parse_decimal"]
+__all__ = ["Book", "BookVenue", "parse_decimal"]
 
 ZERO = Decimal(0)
 _MAX_TRIGGER_ROUNDS = 16
@@ -848,3 +848,18 @@ class Book:
         if position.quantity > 0:
             return position.entry_price * (1 + self.taker_fee) / (1 - self.taker_fee)
         return position.entry_price * (1 - self.taker_fee) / (1 + self.taker_fee)
+
+
+class BookVenue(Venue):
+    """A venue whose state is a :class:`Book`: the trader's views come straight from it."""
+
+    book: Book
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderView]:
+        return self.book.order_views(symbol)
+
+    def positions(self) -> list[PositionView]:
+        return self.book.position_views()
+
+    def set_price(self, symbol: str, price: float) -> None:
+        self.book.set_mark(symbol, price)

@@ -28,7 +28,7 @@ from pytest_exchange_chaos.venues._binance_requests import (
     placement_intent,
     reject_for,
 )
-from pytest_exchange_chaos.venues._book import Book
+from pytest_exchange_chaos.venues._book import Book, BookVenue
 from pytest_exchange_chaos.venues._errors import BookError, InvalidLeverage, OrderNotFound
 from pytest_exchange_chaos.venues._instruments import INSTRUMENTS, Instrument
 from pytest_exchange_chaos.venues._records import Order
@@ -36,9 +36,6 @@ from pytest_exchange_chaos.venues.base import (
     Call,
     ExchangeRequest,
     Intent,
-    OrderView,
-    PositionView,
-    Venue,
     VenueContext,
     VenueReply,
 )
@@ -69,7 +66,7 @@ class _Route:
     hosts: frozenset[str]
 
 
-class BinanceUsdmVenue(Venue):
+class BinanceUsdmVenue(BookVenue):
     id = "binanceusdm"
     hosts = FAPI_HOSTS | DAPI_HOSTS | SPOT_HOSTS
 
@@ -148,15 +145,6 @@ class BinanceUsdmVenue(Venue):
     def error_reply(self, code: int, message: str) -> VenueReply:
         status = {-1003: 429, -1001: 500, -1006: 503, -1007: 408, -2014: 401, -2015: 401}.get(code, 400)
         return VenueReply.json({"code": code, "msg": message}, status, accepted=False, error_code=code)
-
-    def open_orders(self, symbol: str | None = None) -> list[OrderView]:
-        return self.book.order_views(symbol)
-
-    def positions(self) -> list[PositionView]:
-        return self.book.position_views()
-
-    def set_price(self, symbol: str, price: float) -> None:
-        self.book.set_mark(symbol, price)
 
     # --------------------------------------------------------------------------- plumbing
 

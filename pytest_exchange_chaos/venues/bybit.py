@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pytest_exchange_chaos.venues import _bybit_market as market
 from pytest_exchange_chaos.venues import _bybit_payloads as payloads
-from pytest_exchange_chaos.venues._book import Book, parse_decimal
+from pytest_exchange_chaos.venues._book import Book, BookVenue, parse_decimal
 from pytest_exchange_chaos.venues._bybit_ids import BybitIds
 from pytest_exchange_chaos.venues._bybit_requests import (
     BybitReject,
@@ -46,9 +46,6 @@ from pytest_exchange_chaos.venues.base import (
     ExchangeRequest,
     Intent,
     OrderTicket,
-    OrderView,
-    PositionView,
-    Venue,
     VenueContext,
     VenueReply,
 )
@@ -94,7 +91,7 @@ def bybit_listing(instruments: tuple[Instrument, ...]) -> tuple[Instrument, ...]
     )
 
 
-class BybitVenue(Venue):
+class BybitVenue(BookVenue):
     id = "bybit"
     hosts = BYBIT_HOSTS
 
@@ -175,14 +172,8 @@ class BybitVenue(Venue):
         body = {"retCode": code, "retMsg": message, "result": {}, "retExtInfo": {}, "time": self._server_ms()}
         return VenueReply.json(body, accepted=False, error_code=code)
 
-    def open_orders(self, symbol: str | None = None) -> list[OrderView]:
-        return self.book.order_views(symbol)
-
-    def positions(self) -> list[PositionView]:
-        return self.book.position_views()
-
     def set_price(self, symbol: str, price: float) -> None:
-        self.book.set_mark(symbol, price)
+        super().set_price(symbol, price)
         self._activate_pending_protection()
 
     # --------------------------------------------------------------------------- plumbing
