@@ -19,6 +19,8 @@ from pytest_exchange_chaos.venues.base import Call, ExchangeRequest
 
 __all__ = ["ChaosTestHooks", "chaos_session"]
 
+_CHECKED_KEY = pytest.StashKey[bool]()
+
 
 def _venue_classes(config: pytest.Config) -> list[type[Venue]]:
     by_id: dict[str, type[Venue]] = {cls.id: cls for cls in builtin_venues()}
@@ -81,6 +83,10 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         holder.append(controller)
         item.stash[CONTROLLER_KEY] = controller
         yield controller
+        if not item.stash.get(_CHECKED_KEY, False):
+            # The fixture was requested from the test body, after the call hook had started: the
+            # checks that hook makes happen here instead, and fail the test's teardown.
+            _check_after_body(item, controller)
 
 
 class ChaosTestHooks:
@@ -103,10 +109,17 @@ class ChaosTestHooks:
 
 
 def _checked_call(item: pytest.Item) -> Generator[None, object, object]:
+    # Whatever the body does, this hook owns the checks for this test (see chaos_session).
+    item.stash[_CHECKED_KEY] = True
     result = yield
     controller = item.stash.get(CONTROLLER_KEY, None)
     if controller is None:
         return result
+    _check_after_body(item, controller)
+    return result
+
+
+def _check_after_body(item: pytest.Item, controller: ChaosController) -> None:
     _check_guard(controller)
     settings = item.stash.get(SETTINGS_KEY, None)
     if settings is not None and settings.budgets:
@@ -117,7 +130,6 @@ def _checked_call(item: pytest.Item) -> Generator[None, object, object]:
                 + "\n\n".join(breaches),
                 pytrace=False,
             )
-    return result
 
 
 def _check_guard(controller: ChaosController) -> None:

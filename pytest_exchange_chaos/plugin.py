@@ -148,7 +148,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if fixturenames is not None and FIXTURE not in fixturenames:
             # First, so the bot's own fixtures already run inside the chaos.
             fixturenames.insert(0, FIXTURE)
-    if chaos_tests and not config.pluginmanager.has_plugin(_TEST_HOOKS):
+    if chaos_tests:
+        _register_test_hooks(config)
+
+
+def _register_test_hooks(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin(_TEST_HOOKS):
         from pytest_exchange_chaos._runtime import ChaosTestHooks
 
         config.pluginmanager.register(ChaosTestHooks(), _TEST_HOOKS)
@@ -159,4 +164,7 @@ def exchange_chaos(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
     """The chaos controller: simulated venues, faults on a chaos clock, journal and verdicts."""
     from pytest_exchange_chaos._runtime import chaos_session
 
+    # A test that asks for the fixture at run time (request.getfixturevalue) was not seen at
+    # collection: its budget and guard checks and its report entry still need the hooks.
+    _register_test_hooks(request.config)
     yield from chaos_session(request)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -7,7 +9,16 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+import pytest_exchange_chaos
+
 pytest_plugins = ["pytester"]
+
+# The plugin imports most of itself on first use. pytester's in-process runs drop every module
+# first imported inside them, while the package object keeps its attributes to the dropped
+# copies, so a later run would mix two generations of the same classes. Importing everything
+# here, before any run, gives all runs one copy.
+for _module in pkgutil.walk_packages(pytest_exchange_chaos.__path__, "pytest_exchange_chaos."):
+    importlib.import_module(_module.name)
 
 # The example bots are what a user writes; the tests drive the same code.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))

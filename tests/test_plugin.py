@@ -209,3 +209,24 @@ def test_the_marker_pulls_in_the_fixture_and_patches_are_undone(chaos_pytester: 
         """
     )
     chaos_pytester.runpytest().assert_outcomes(passed=1, failed=1)
+
+
+def test_a_fixture_requested_at_run_time_is_still_checked(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile(
+        """
+        import requests
+
+        def test_late(request):
+            chaos = request.getfixturevalue("exchange_chaos")
+            try:
+                requests.get("https://api.kraken.com/0/public/Time", timeout=5)
+            except BaseException:
+                pass  # a bot that swallows everything
+            assert chaos.unserved
+        """
+    )
+    result = chaos_pytester.runpytest("--chaos-report=report.json")
+    # The call hook had started before the fixture existed: the guard fails the teardown.
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*exchange-chaos refused GET https://api.kraken.com/0/public/Time*"])
+    assert "test_late" in (chaos_pytester.path / "report.json").read_text()
