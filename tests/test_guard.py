@@ -162,10 +162,6 @@ def test_an_allowed_host_reaches_the_real_server(
     chaos_pytester: pytest.Pytester, local_server: str, client: str, how: str
 ) -> None:
     options = ["allow_hosts=['127.0.0.1']"] if how == "marker" else []
-    if client == "httpx-async":
-        # On the virtual clock an event loop with nothing ready jumps to its next timer, which
-        # is the client's own timeout while real I/O is still on its way (see the docs).
-        options.append("clock='real'")
     marker = f"exchange_chaos({', '.join(options)})"
     chaos_pytester.makepyfile(pass_through_test(client, f"{local_server}/ping", marker))
     args = ["-s"]
@@ -179,6 +175,36 @@ def test_an_allowed_host_reaches_the_real_server(
     result = chaos_pytester.runpytest(*args)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*answer {'real': True, 'path': '/ping'}"])
+
+
+def test_async_httpx_waits_for_an_allowed_host_in_real_time_and_then_jumps_again(
+    chaos_pytester: pytest.Pytester, local_server: str
+) -> None:
+    chaos_pytester.makepyfile(
+        f"""
+        import asyncio, time, httpcore, httpx, pytest
+
+        POOL_CALL = httpcore.AsyncConnectionPool.handle_async_request
+
+        @pytest.mark.asyncio
+        @pytest.mark.exchange_chaos(allow_hosts=["127.0.0.1"])
+        async def test_bot(exchange_chaos):
+            async with httpx.AsyncClient(timeout=5) as client:
+                real = await client.get("{local_server}/ping")
+                started = time.monotonic()
+                await asyncio.sleep(3600)
+                venue = await client.get("https://fapi.binance.com/fapi/v1/time")
+            assert real.json() == {{"real": True, "path": "/ping"}}
+            assert real.reason_phrase == "OK"
+            assert time.monotonic() - started == 3600
+            assert venue.json()["serverTime"]
+            assert [record.path for record in exchange_chaos.journal] == ["/fapi/v1/time"]
+
+        def test_the_pools_are_themselves_again():
+            assert httpcore.AsyncConnectionPool.handle_async_request is POOL_CALL
+        """
+    )
+    chaos_pytester.runpytest().assert_outcomes(passed=2)
 
 
 def test_an_allowed_glob_never_takes_a_venue_host_to_the_network(chaos_pytester: pytest.Pytester) -> None:

@@ -8,6 +8,9 @@ httpx's own exception mapping still runs: we raise httpcore's errors and the bot
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpcore
@@ -15,6 +18,7 @@ import httpx
 import respx
 from respx.models import AllMockedAssertionError, PassThrough
 
+from pytest_exchange_chaos.clock import ChaosClock
 from pytest_exchange_chaos.engine import ChaosEngine
 from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
@@ -24,6 +28,61 @@ __all__ = ["HttpxTransport", "make_transport"]
 
 # respx's PassThrough names the route that let a request through; ours is the allow list.
 _ALLOWED_HOST = respx.Route().pass_through()
+
+# The async pools a bot's httpx.AsyncClient sends through (plain, or through a proxy). Their
+# connections are patched by respx too, but a pool is always asked first.
+_ASYNC_POOLS: tuple[type[Any], ...] = (httpcore.AsyncConnectionPool, httpcore.AsyncHTTPProxy)
+
+
+class _RealIoWindow:
+    """Opened by our router when it lets a request through to an allowed host; closed by the
+    pool call once that request's body is read."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self.open = False
+
+    def enter(self, clock: ChaosClock) -> None:
+        # The pool's connection asks the router again: one window per pool call.
+        if not self.open:
+            self._stack.enter_context(clock.real_io())
+            self.open = True
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+_window_of_this_call: contextvars.ContextVar[_RealIoWindow | None] = contextvars.ContextVar(
+    "exchange_chaos_real_io_window", default=None
+)
+
+AsyncPoolCall = Callable[[Any, httpcore.Request], Awaitable[httpcore.Response]]
+
+
+def _reading_passed_through_bodies(send: AsyncPoolCall) -> AsyncPoolCall:
+    """On the virtual clock a loop with nothing ready jumps to its next timer: the client's own
+    timeout while a real server is still answering. Keep the loop on real time from the moment
+    the router lets a request through until its body is read, as the aiohttp transport does."""
+
+    async def handle_async_request(pool: Any, request: httpcore.Request) -> httpcore.Response:
+        window = _RealIoWindow()
+        token = _window_of_this_call.set(window)
+        try:
+            response = await send(pool, request)
+            if not window.open:  # answered by a venue or a mock: nothing real to wait for
+                return response
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+        finally:
+            _window_of_this_call.reset(token)
+            window.close()
+        return httpcore.Response(
+            status=response.status, headers=response.headers, content=body, extensions=response.extensions
+        )
+
+    return handle_async_request
 
 
 def timeouts(request: httpx.Request) -> ClientTimeouts:
@@ -92,6 +151,9 @@ class _ChaosRouter(respx.MockRouter):
     def _decide(self, request: httpx.Request) -> Outcome:
         url = str(request.url)
         if self._engine.passes_through(url):
+            window = _window_of_this_call.get()
+            if window is not None:
+                window.enter(self._engine.clock)
             raise PassThrough(f"exchange-chaos lets {url} through", request=request, origin=_ALLOWED_HOST)
         if self._another_router_mocks(request):
             # respx asks its routers in the order they started, ours first: stepping aside lets
@@ -130,12 +192,23 @@ class HttpxTransport:
     name = "httpx"
 
     def __init__(self, engine: ChaosEngine) -> None:
+        self._engine = engine
         self._router = _ChaosRouter(engine)
+        self._unwrap: list[tuple[type[Any], Any]] = []
 
     def start(self) -> None:
         self._router.start()
+        if self._engine.clock.virtual and self._engine.allowed_hosts:
+            # Wrapped over respx's own patch, so it is undone before respx's.
+            for pool in _ASYNC_POOLS:
+                send = pool.__dict__["handle_async_request"]
+                self._unwrap.append((pool, send))
+                pool.handle_async_request = _reading_passed_through_bodies(send)
 
     def stop(self) -> None:
+        while self._unwrap:
+            pool, send = self._unwrap.pop()
+            pool.handle_async_request = send
         self._router.stop(quiet=True)
 
 
