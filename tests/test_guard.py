@@ -196,7 +196,7 @@ def test_async_httpx_waits_for_an_allowed_host_in_real_time_and_then_jumps_again
                 venue = await client.get("https://fapi.binance.com/fapi/v1/time")
             assert real.json() == {{"real": True, "path": "/ping"}}
             assert real.reason_phrase == "OK"
-            assert time.monotonic() - started == 3600
+            assert 3600 <= time.monotonic() - started < 3601
             assert venue.json()["serverTime"]
             assert [record.path for record in exchange_chaos.journal] == ["/fapi/v1/time"]
 
