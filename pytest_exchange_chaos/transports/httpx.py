@@ -201,7 +201,9 @@ class HttpxTransport:
         if self._engine.clock.virtual and self._engine.allowed_hosts:
             # Wrapped over respx's own patch, so it is undone before respx's.
             for pool in _ASYNC_POOLS:
-                send = pool.__dict__["handle_async_request"]
+                send = pool.__dict__.get("handle_async_request")
+                if send is None:  # a pool class this respx does not patch: nothing to wrap
+                    continue
                 self._unwrap.append((pool, send))
                 pool.handle_async_request = _reading_passed_through_bodies(send)
 
