@@ -165,3 +165,17 @@ async def test_a_stop_on_the_wrong_side_or_too_small_does_not_protect(exchange_c
         SYMBOL, "STOP_MARKET", "sell", 0.01, None, {"stopPrice": 49_000, "reduceOnly": True}
     )
     exchange_chaos.assert_positions_protected()
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_the_venue_can_refuse_legacy_stops_as_binance_does_now(exchange_chaos, binance) -> None:  # type: ignore[no-untyped-def]
+    await binance.load_markets()
+    await binance.create_order(SYMBOL, "market", "buy", 0.01)
+    legacy_stop = {"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET", "stopPrice": "55000", "quantity": "0.01"}
+    exchange_chaos.venue("binanceusdm").legacy_conditional_orders = False
+    # Older ccxt sends its stops this way; ccxt 4.5.90 maps -4120 to InvalidOrder.
+    with pytest.raises(ccxt.ExchangeError, match="-4120"):
+        await binance.fapiPrivatePostOrder(legacy_stop)
+    with pytest.raises(AssertionError, match="no stop-loss order"):
+        exchange_chaos.assert_positions_protected()
