@@ -28,6 +28,16 @@ async def binance(exchange_chaos: Any) -> AsyncIterator[Any]:
         await exchange.close()
 
 
+@pytest_asyncio.fixture
+async def bybit(exchange_chaos: Any) -> AsyncIterator[Any]:
+    """Async ccxt bybit (aiohttp, linear USDT perpetuals), closed afterwards."""
+    exchange = ccxt_async.bybit(dict(API_KEYS))
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
+
+
 @pytest.fixture
 def binance_sync(exchange_chaos: Any) -> Iterator[Any]:
     """Sync ccxt binanceusdm (requests), its session closed afterwards."""
