@@ -146,7 +146,11 @@ class ChaosEngine:
             operation_key: tuple[object, ...] = (call.venue, call.intent, call.symbol, *order.key)
         else:
             operation_key = (call.venue, call.intent, call.symbol, call.endpoint)
-        return JournalRecord(
+        # A frozen dataclass's __init__ sets each of these 24 fields through object.__setattr__,
+        # a quarter of the engine's own cost per request: fill the instance's dict at once.
+        # Every field is given (a test checks the record equals one built the normal way).
+        record = object.__new__(JournalRecord)
+        record.__dict__.update(
             t=now,
             method=request.method,
             url=redact_url(request.url),
@@ -172,3 +176,4 @@ class ChaosEngine:
             attached_stop_loss=order.attached_stop_loss if order else None,
             operation_key=operation_key,
         )
+        return record

@@ -1139,3 +1139,23 @@ def test_public_market_data_without_symbol_and_spot_hosts() -> None:
         assert reply.status == 200, url
         if expected is not None:
             assert len(json.loads(reply.body)) == expected
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**40 + 3])
+def test_generated_client_ids_are_fakers_own_draws_for_the_seed(seed: int) -> None:
+    # The venue draws its ids in batches; a seeded test must still see exactly the ids Faker
+    # itself would give it (22 characters of letters and digits), order ids interleaved.
+    from faker import Faker
+
+    from pytest_exchange_chaos.venues._binance_ids import BinanceIds
+
+    ids = BinanceIds(seed)
+    fake = Faker()
+    fake.seed_instance(seed)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    fake.random_int(1_000_000_000, 4_000_000_000)  # BinanceIds draws its first algo id first
+    for _ in range(40):
+        assert ids.client_order_id() == fake.lexify("?" * 22, letters=alphabet)
+        assert ids.order_id("BTCUSDT", "algo") is not None
+        fake.random_int(1, 400)
+    assert ids.listen_key() == fake.lexify("?" * 64, letters=alphabet)

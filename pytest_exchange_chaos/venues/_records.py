@@ -182,7 +182,9 @@ class Position:
         return "long" if self.quantity > 0 else "short"
 
 
-@dataclass(frozen=True)
+# Not frozen either, for the same reason as OrderRequest: one per execution, never assigned to
+# and never hashed.
+@dataclass
 class Fill:
     id: str
     order_id: str
