@@ -72,13 +72,18 @@ class ChaosClock:
     def virtual(self) -> bool:
         return self.mode == "virtual"
 
+    # now() and wall_time() are read several times for every request the venues answer: the
+    # mode is compared inline rather than through the ``virtual`` property.
+
     def now(self) -> float:
-        if self.virtual:
+        if self.mode == "virtual":
             return self._monotonic - self._start_monotonic
         return _real_monotonic() - self._start_monotonic
 
     def wall_time(self) -> float:
-        return self._start_wall + self.now()
+        if self.mode == "virtual":
+            return self._start_wall + (self._monotonic - self._start_monotonic)
+        return self._start_wall + (_real_monotonic() - self._start_monotonic)
 
     def monotonic(self) -> float:
         return self._monotonic if self.virtual else _real_monotonic()

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pytest_exchange_chaos._durations import format_clock
+from pytest_exchange_chaos._frozen import fast_init
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.venues.base import Intent
 
@@ -27,6 +28,7 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
 
 
+@fast_init
 @dataclass(frozen=True)
 class JournalRecord:
     """One request: when it was sent on the chaos clock, what it was, and what the bot got."""

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pytest_exchange_chaos._frozen import fast_init
+
 __all__ = ["ClientTimeouts", "NetworkFailure", "Outcome"]
 
 NetworkFailure = Literal[
@@ -18,6 +20,7 @@ NetworkFailure = Literal[
 ]
 
 
+@fast_init
 @dataclass(frozen=True)
 class ClientTimeouts:
     """The timeouts the bot configured on its client, in seconds (None: waits forever)."""
@@ -43,6 +46,7 @@ def _earliest(
     return own, own_kind
 
 
+@fast_init
 @dataclass(frozen=True)
 class Outcome:
     """Either an HTTP response (``status`` set) or a network failure (``network`` set)."""

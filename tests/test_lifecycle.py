@@ -4,7 +4,6 @@ Then the Bybit side of the invariants: a ghost 502 on the entry, and an attached
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import uuid
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ import ccxt
 import pytest
 
 from pytest_exchange_chaos import Burst, faults
-from pytest_exchange_chaos.journal import JournalRecord
 
 SYMBOL = "BTC/USDT:USDT"
 BYBIT_CREATE = "POST /v5/order/create"
@@ -101,12 +99,6 @@ async def test_open_protect_stop_out_and_reconcile(
     assert balance["USDT"]["free"] == pytest.approx(balance["USDT"]["total"])
     assert balance["USDT"]["used"] == pytest.approx(0)
     exchange_chaos.assert_no_duplicate_orders()
-    # The engine fills its records' fields directly: each must be the record the dataclass
-    # itself builds from the same values, every field set.
-    for record in exchange_chaos.journal:
-        assert record.__dict__.keys() == {f.name for f in dataclasses.fields(JournalRecord)}
-        rebuilt = JournalRecord(**record.__dict__)
-        assert (rebuilt, rebuilt.operation_key, hash(rebuilt)) == (record, record.operation_key, hash(record))
 
 
 # --------------------------------------------------------------------------- Bybit invariants

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http
 import random
 from abc import ABC, abstractmethod
@@ -38,6 +39,7 @@ _EXTRA_REASONS = {
 }
 
 
+@functools.cache
 def reason_phrase(status: int) -> str:
     """The reason phrase the server sends; a client without one crashes ccxt (it concatenates it)."""
     try:

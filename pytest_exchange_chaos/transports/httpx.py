@@ -85,10 +85,20 @@ def _reading_passed_through_bodies(send: AsyncPoolCall) -> AsyncPoolCall:
     return handle_async_request
 
 
+# A bot uses a few timeout settings for all its requests: one ClientTimeouts (frozen) each.
+_timeouts_seen: dict[tuple[float | None, float | None], ClientTimeouts] = {}
+
+
 def timeouts(request: httpx.Request) -> ClientTimeouts:
     """httpx's per-phase timeouts; it has no total one (each read waits ``read`` afresh)."""
     timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
-    return ClientTimeouts(connect=timeout.get("connect"), read=timeout.get("read"))
+    key = (timeout.get("connect"), timeout.get("read"))
+    found = _timeouts_seen.get(key)
+    if found is None:
+        found = ClientTimeouts(connect=key[0], read=key[1])
+        if len(_timeouts_seen) < 64:
+            _timeouts_seen[key] = found
+    return found
 
 
 def _header_dict(headers: httpx.Headers) -> dict[str, str]:
@@ -120,11 +130,12 @@ def _network_error(outcome: Outcome, request: httpx.Request) -> BaseException:
 
 def _response(outcome: Outcome) -> httpx.Response:
     assert outcome.status is not None
-    headers = list(outcome.headers.items())
+    # As bytes, which httpx keeps as they are (it encodes str ones as ASCII, the same bytes).
+    headers = [(name.encode("ascii"), value.encode("ascii")) for name, value in outcome.headers.items()]
     # What ``content=`` would add, without reading the body into this response: respx hands
     # only its stream and headers on to httpcore, and httpx reads the body from there.
-    if outcome.body and not any(name.lower() == "content-length" for name, _ in headers):
-        headers.append(("Content-Length", str(len(outcome.body))))
+    if outcome.body and not any(name.lower() == b"content-length" for name, _ in headers):
+        headers.append((b"Content-Length", str(len(outcome.body)).encode("ascii")))
     return httpx.Response(
         outcome.status,
         headers=headers,

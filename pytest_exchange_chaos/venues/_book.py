@@ -715,7 +715,7 @@ class Book:
         # Exact decimals: the one product stands for each of the four it used to be computed as.
         quote_qty = quantity * price
         fee = quote_qty * (self.maker_fee if maker else self.taker_fee)
-        realized = self._apply_to_position(order.symbol, order.signed_side * quantity, price)
+        realized = self._apply_to_position(order.symbol, order.signed_side * quantity, price, now_ms)
         self.wallet_balance += realized - fee
         self.balance_updated_ms = now_ms
         order.executed_qty += quantity
@@ -744,12 +744,11 @@ class Book:
             )
         )
         if order.symbol not in self.positions:
-            self._position_closed(order.symbol)
+            self._position_closed(order.symbol, now_ms)
 
-    def _apply_to_position(self, symbol: str, delta: Decimal, price: Decimal) -> Decimal:
-        """Move the one-way position by ``delta``; return the realised PnL."""
+    def _apply_to_position(self, symbol: str, delta: Decimal, price: Decimal, now_ms: int) -> Decimal:
+        """Move the one-way position by ``delta`` at ``now_ms``; return the realised PnL."""
         position = self.positions.get(symbol)
-        now_ms = self.wall_ms()
         if position is None:
             self.positions[symbol] = Position(symbol, delta, price, self.now(), now_ms)
             return ZERO
@@ -774,12 +773,11 @@ class Book:
             position.quantity = new_quantity
         return realized
 
-    def _position_closed(self, symbol: str) -> None:
+    def _position_closed(self, symbol: str, now_ms: int) -> None:
         if not self.expire_protective_orders_on_close:
             return
-        now_ms = self.wall_ms()
-        for order in self.open_orders(symbol):
-            if order.reduce_only or order.close_position:
+        for order in self._open_orders():
+            if order.symbol == symbol and (order.reduce_only or order.close_position):
                 order.status = "expired"
                 order.updated_ms = now_ms
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
+from pytest_exchange_chaos._frozen import fast_init
+
 __all__ = [
     "INTENTS",
     "Call",
@@ -72,6 +74,7 @@ INTENTS: tuple[Intent, ...] = (
 )
 
 
+@fast_init
 @dataclass(frozen=True)
 class ExchangeRequest:
     """One HTTP request as the bot's client sent it, independent of the client library."""
@@ -121,6 +124,9 @@ class ExchangeRequest:
         return dict(self._query_pairs)
 
     def header(self, name: str) -> str | None:
+        exact = self.headers.get(name)  # as clients usually send them, case and all
+        if exact is not None:
+            return exact
         lowered = name.lower()
         for key, value in self.headers.items():
             if key.lower() == lowered:
@@ -130,7 +136,8 @@ class ExchangeRequest:
     @property
     def params(self) -> dict[str, Any]:
         """Query string merged with the body, whether form-encoded (Binance) or JSON (Bybit)."""
-        params: dict[str, Any] = self.query
+        # Signed POSTs usually carry no query string at all: skip parsing the URL for one.
+        params: dict[str, Any] = self.query if "?" in self.url else {}
         if self.body:
             text = self._body_text
             stripped = text.lstrip()
@@ -155,14 +162,11 @@ def _parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
     in ``text`` is escaped (ccxt's signed forms never are)."""
     if "%" in text or "+" in text:
         return tuple(parse_qsl(text, keep_blank_values=True))
-    pairs = []
-    for field_text in text.split("&"):
-        if field_text:
-            name, _, value = field_text.partition("=")
-            pairs.append((name, value))
-    return tuple(pairs)
+    # ``partition`` gives (name, "=", value), or (name, "", "") for a field without "=".
+    return tuple([field_text.partition("=")[::2] for field_text in text.split("&") if field_text])
 
 
+@fast_init
 @dataclass(frozen=True)
 class OrderTicket:
     """The parts of an order request that make two requests "the same order".
@@ -198,6 +202,7 @@ class OrderTicket:
         )
 
 
+@fast_init
 @dataclass(frozen=True)
 class Call:
     """A venue's reading of a request: what the trader was trying to do."""
@@ -209,6 +214,7 @@ class Call:
     order: OrderTicket | None = None
 
 
+@fast_init
 @dataclass(frozen=True)
 class VenueReply:
     """What the exchange answered, before any fault or client gets to it."""
