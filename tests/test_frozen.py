@@ -107,3 +107,20 @@ def test_the_records_built_per_request_have_every_field_set(cls: type, values: d
     built = cls(**values)
     assert built.__dict__.keys() == {f.name for f in dataclasses.fields(cls)}
     assert dataclasses.replace(built) == built
+
+
+def test_instances_stay_as_small_as_the_dataclasses_own() -> None:
+    # The journal keeps one record per request: its instances must keep sharing their keys.
+    import tracemalloc
+
+    plain, fast = _twin(), fast_init(_twin())
+
+    def size(cls: type) -> float:
+        tracemalloc.start()
+        try:
+            kept = [cls("buy", "0.01") for _ in range(2_000)]
+            return tracemalloc.get_traced_memory()[0] / len(kept)
+        finally:
+            tracemalloc.stop()
+
+    assert size(fast) <= size(plain) + 80
