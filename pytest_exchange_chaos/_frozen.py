@@ -34,12 +34,13 @@ def fast_init(cls: type[_T]) -> type[_T]:
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen:
         raise TypeError(f"{cls.__name__} must be a frozen dataclass")
-    if hasattr(cls, "__post_init__") or any(f.kw_only for f in dataclasses.fields(cls)):  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if hasattr(cls, "__post_init__") or any(f.kw_only for f in fields):
         raise TypeError(f"{cls.__name__}: __post_init__ and keyword-only fields are not supported")
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     signature: list[str] = []
     factories: list[str] = []
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for field in fields:
         name = field.name
         if not field.init:
             raise TypeError(f"{cls.__name__}.{name}: init=False fields are not supported")
@@ -52,7 +53,7 @@ def fast_init(cls: type[_T]) -> type[_T]:
             factories.append(f"    if {name} is _FACTORY:\n        {name} = _factory_{name}()\n")
         else:
             signature.append(name)
-    names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    names = [field.name for field in fields]
     # One store per field, in field order, into the instance dict: the instances keep sharing
     # their keys (``__dict__.update(...)`` would give each its own table, three times the size).
     source = (

@@ -72,18 +72,15 @@ class ChaosClock:
     def virtual(self) -> bool:
         return self.mode == "virtual"
 
-    # now() and wall_time() are read several times for every request the venues answer: the
-    # mode is compared inline rather than through the ``virtual`` property.
-
     def now(self) -> float:
+        # Read several times for every request a venue answers: the mode is compared inline
+        # rather than through the ``virtual`` property.
         if self.mode == "virtual":
             return self._monotonic - self._start_monotonic
         return _real_monotonic() - self._start_monotonic
 
     def wall_time(self) -> float:
-        if self.mode == "virtual":
-            return self._start_wall + (self._monotonic - self._start_monotonic)
-        return self._start_wall + (_real_monotonic() - self._start_monotonic)
+        return self._start_wall + self.now()
 
     def monotonic(self) -> float:
         return self._monotonic if self.virtual else _real_monotonic()

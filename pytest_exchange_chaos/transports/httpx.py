@@ -85,20 +85,10 @@ def _reading_passed_through_bodies(send: AsyncPoolCall) -> AsyncPoolCall:
     return handle_async_request
 
 
-# A bot uses a few timeout settings for all its requests: one ClientTimeouts (frozen) each.
-_timeouts_seen: dict[tuple[float | None, float | None], ClientTimeouts] = {}
-
-
 def timeouts(request: httpx.Request) -> ClientTimeouts:
     """httpx's per-phase timeouts; it has no total one (each read waits ``read`` afresh)."""
     timeout: dict[str, float | None] = request.extensions.get("timeout") or {}
-    key = (timeout.get("connect"), timeout.get("read"))
-    found = _timeouts_seen.get(key)
-    if found is None:
-        found = ClientTimeouts(connect=key[0], read=key[1])
-        if len(_timeouts_seen) < 64:
-            _timeouts_seen[key] = found
-    return found
+    return ClientTimeouts(connect=timeout.get("connect"), read=timeout.get("read"))
 
 
 def _header_dict(headers: httpx.Headers) -> dict[str, str]:

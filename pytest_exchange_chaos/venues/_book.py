@@ -776,8 +776,8 @@ class Book:
     def _position_closed(self, symbol: str, now_ms: int) -> None:
         if not self.expire_protective_orders_on_close:
             return
-        for order in self._open_orders():
-            if order.symbol == symbol and (order.reduce_only or order.close_position):
+        for order in self.open_orders(symbol):
+            if order.reduce_only or order.close_position:
                 order.status = "expired"
                 order.updated_ms = now_ms
 
