@@ -85,43 +85,44 @@ class ExchangeRequest:
     body: bytes = b""
     client: str = "unknown"
 
-    # The URL and a form body are parsed once per request, not once per question asked of
-    # them: the engine, the venue's classify() and execute() and the journal all ask.
+    # The URL is split once per request, not once per question asked of it: the engine routes
+    # by host, the venue classifies and executes by path, the journal records the endpoint.
 
     @_once
     def _url_parts(self) -> SplitResult:
-        return urlsplit(self.url)
-
-    @_once
-    def _query_pairs(self) -> tuple[tuple[str, str], ...]:
-        return _parse_pairs(self._url_parts.query)
-
-    @_once
-    def _body_text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    @_once
-    def _body_pairs(self) -> tuple[tuple[str, str], ...]:
-        return _parse_pairs(self._body_text)
-
-    # Asked by the engine to route, then by the venue to classify and to execute.
+        parts = urlsplit(self.url)
+        # Host, path and endpoint in one step: each is asked for on every request.
+        netloc = parts.netloc
+        if "@" in netloc or "[" in netloc or "%" in netloc:  # credentials, IPv6, a zone: urllib's parse
+            host = (parts.hostname or "").lower()
+        else:
+            host = netloc.partition(":")[0].lower()
+        path = parts.path or "/"
+        values = self.__dict__
+        values["host"] = host
+        values["path"] = path
+        values["endpoint"] = f"{self.method} {path}"
+        return parts
 
     @_once
     def host(self) -> str:
-        return (self._url_parts.hostname or "").lower()
+        self._url_parts  # noqa: B018 - stores host, path and endpoint
+        return self.__dict__["host"]  # type: ignore[no-any-return]
 
     @_once
     def path(self) -> str:
-        return self._url_parts.path or "/"
+        self._url_parts  # noqa: B018 - stores host, path and endpoint
+        return self.__dict__["path"]  # type: ignore[no-any-return]
 
     @_once
     def endpoint(self) -> str:
         """``"METHOD /path"``, the form the ``endpoint=`` matcher uses."""
-        return f"{self.method} {self.path}"
+        self._url_parts  # noqa: B018 - stores host, path and endpoint
+        return self.__dict__["endpoint"]  # type: ignore[no-any-return]
 
     @property
     def query(self) -> dict[str, str]:
-        return dict(self._query_pairs)
+        return _parse_pairs(self._url_parts.query)
 
     def header(self, name: str) -> str | None:
         exact = self.headers.get(name)  # as clients usually send them, case and all
@@ -136,34 +137,50 @@ class ExchangeRequest:
     @property
     def params(self) -> dict[str, Any]:
         """Query string merged with the body, whether form-encoded (Binance) or JSON (Bybit)."""
+        params, decoded = self._params()
+        return params if decoded is None else {**params, **decoded}
+
+    @property
+    def form(self) -> dict[str, str]:
+        """:attr:`params` with every value as text, as a form-encoded request carries them: a
+        JSON body's numbers and booleans read as ``str()`` makes them."""
+        params, decoded = self._params()
+        if decoded is None:
+            return params
+        return {**params, **{key: str(value) for key, value in decoded.items()}}
+
+    def _params(self) -> tuple[dict[str, str], dict[str, Any] | None]:
         # Signed POSTs usually carry no query string at all: skip parsing the URL for one.
-        params: dict[str, Any] = self.query if "?" in self.url else {}
-        if self.body:
-            text = self._body_text
-            stripped = text.lstrip()
-            if stripped.startswith("{"):
-                try:
-                    decoded = json.loads(text)
-                except ValueError:
-                    decoded = None
-                if isinstance(decoded, dict):
-                    params.update(decoded)
-            else:
-                params.update(self._body_pairs)
-        return params
+        params = self.query if "?" in self.url else {}
+        if not self.body:
+            return params, None
+        text = self.body.decode("utf-8", errors="replace")
+        if text.lstrip().startswith("{"):
+            try:
+                decoded = json.loads(text)
+            except ValueError:
+                decoded = None
+            return params, decoded if isinstance(decoded, dict) else None
+        if params:
+            params.update(_parse_pairs(text))
+            return params, None
+        return _parse_pairs(text), None
 
 
 # What ``json.dumps(payload, separators=(",", ":"))`` uses, built once instead of per call.
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
-def _parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
-    """``parse_qsl(text, keep_blank_values=True)``, without its per-field unquoting when nothing
-    in ``text`` is escaped (ccxt's signed forms never are)."""
-    if "%" in text or "+" in text:
-        return tuple(parse_qsl(text, keep_blank_values=True))
-    # ``partition`` gives (name, "=", value), or (name, "", "") for a field without "=".
-    return tuple([field_text.partition("=")[::2] for field_text in text.split("&") if field_text])
+def _parse_pairs(text: str) -> dict[str, str]:
+    """``dict(parse_qsl(text, keep_blank_values=True))``, without its per-field unquoting when
+    nothing in ``text`` is escaped (ccxt's signed forms never are)."""
+    if "%" not in text and "+" not in text:
+        try:
+            # Every field "name=value": each split gives the pair dict() wants.
+            return dict([field_text.split("=", 1) for field_text in text.split("&")])
+        except ValueError:  # an empty field, or one without "=": parse_qsl's rules below
+            pass
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 @fast_init

@@ -152,7 +152,7 @@ class BinanceUsdmVenue(BookVenue):
         # Handlers take the form as a read-only Mapping, so classify() and execute() can share it.
         if request is not self._form_request:
             try:
-                form: dict[str, str] | None = _form(request)
+                form: dict[str, str] | None = request.form
             except ValueError:
                 form = None
             self._form_request, self._form_cache = request, form
@@ -615,10 +615,6 @@ class BinanceUsdmVenue(BookVenue):
     def _close_listen_key(self, params: Params) -> Any:
         self._current_listen_key = None
         return {}
-
-
-def _form(request: ExchangeRequest) -> dict[str, str]:
-    return {key: str(value) for key, value in request.params.items()}
 
 
 def _integer(params: Params, name: str) -> int:
