@@ -121,10 +121,14 @@ def _network_error(outcome: Outcome, request: httpx.Request) -> BaseException:
 def _response(outcome: Outcome) -> httpx.Response:
     assert outcome.status is not None
     # As bytes, which httpx keeps as they are (it encodes str ones as ASCII, the same bytes).
-    headers = [(name.encode("ascii"), value.encode("ascii")) for name, value in outcome.headers.items()]
+    headers = []
+    sized = False
+    for name, value in outcome.headers.items():
+        headers.append((name.encode("ascii"), value.encode("ascii")))
+        sized = sized or name.lower() == "content-length"
     # What ``content=`` would add, without reading the body into this response: respx hands
     # only its stream and headers on to httpcore, and httpx reads the body from there.
-    if outcome.body and not any(name.lower() == b"content-length" for name, _ in headers):
+    if outcome.body and not sized:
         headers.append((b"Content-Length", str(len(outcome.body)).encode("ascii")))
     return httpx.Response(
         outcome.status,

@@ -187,8 +187,8 @@ def _price_or_zero(value: Decimal | None, formats: _OrderFormats) -> str:
 _json_text = encode_basestring_ascii
 
 
-def _json_bool(value: bool) -> str:
-    return "true" if value else "false"
+# A JSON boolean, indexed by the bool itself.
+_JSON_BOOL = ("false", "true")
 
 
 def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> bytes:
@@ -206,7 +206,9 @@ def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> byte
         average = format(order.avg_price, formats.average)
     binance_type = _json_text(BINANCE_TYPES[order.kind])
     extra = order.extra
-    price = _price_or_zero(order.price, formats)
+    # ``_price_or_zero`` for both prices, inline: this runs for every order placed.
+    price = format(order.price, formats.price) if order.price else formats.zero_price
+    stop_price = format(order.trigger_price, formats.price) if order.trigger_price else formats.zero_price
     text = (
         f'{{"orderId":{int(order.id)!r},"symbol":{formats.symbol_json},'
         f'"status":{_json_text("NEW" if ack else _STATUSES[order.status])},'
@@ -214,13 +216,13 @@ def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> byte
         f'"avgPrice":"{average}","origQty":"{format(order.quantity, formats.quantity)}",'
         f'"executedQty":"{executed}","cumQty":"{executed}","cumQuote":"{cum_quote}",'
         f'"timeInForce":{_json_text(order.time_in_force)},"type":{binance_type},'
-        f'"reduceOnly":{_json_bool(order.reduce_only)},'
-        f'"closePosition":{_json_bool(order.close_position)},'
+        f'"reduceOnly":{_JSON_BOOL[order.reduce_only]},'
+        f'"closePosition":{_JSON_BOOL[order.close_position]},'
         f'"side":{_json_text(order.side.upper())},'
         f'"positionSide":{_json_text(extra.get("positionSide", "BOTH"))},'
-        f'"stopPrice":"{_price_or_zero(order.trigger_price, formats)}",'
+        f'"stopPrice":"{stop_price}",'
         f'"workingType":{_json_text(extra.get("workingType", "CONTRACT_PRICE"))},'
-        f'"priceProtect":{_json_bool(_extra_bool(order, "priceProtect"))},'
+        f'"priceProtect":{_JSON_BOOL[extra.get("priceProtect", "").lower() == "true"]},'
         f'"origType":{binance_type},"priceMatch":{_json_text(extra.get("priceMatch", "NONE"))},'
         '"selfTradePreventionMode":'
         f"{_json_text(extra.get('selfTradePreventionMode', 'EXPIRE_MAKER'))},"

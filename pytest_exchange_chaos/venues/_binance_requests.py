@@ -120,8 +120,9 @@ def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) ->
     kind = BINANCE_KINDS.get(type_text)
     if kind is None or (algo and kind not in CONDITIONAL_KINDS):
         raise BinanceReject(-1116, "Invalid orderType.")
-    reduce_only = flag(params, "reduceOnly")
-    close_position = flag(params, "closePosition")
+    # Most orders send neither flag.
+    reduce_only = "reduceOnly" in params and flag(params, "reduceOnly")
+    close_position = "closePosition" in params and flag(params, "closePosition")
     position_side = params.get("positionSide", "BOTH") or "BOTH"
     if hedge_mode:
         if position_side not in ("LONG", "SHORT"):
@@ -165,7 +166,7 @@ def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) ->
         kind=kind,
         quantity=params.get("quantity") or None,
         price=params.get("price") or None,
-        trigger_price=params.get(_trigger_param(algo)) or None,
+        trigger_price=params.get("triggerPrice" if algo else "stopPrice") or None,
         reduce_only=reduce_only,
         close_position=close_position,
         client_order_id=client_id,
@@ -180,18 +181,18 @@ def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) ->
 
 def order_ticket(params: Mapping[str, str], *, algo: bool) -> OrderTicket:
     """The engine's grouping key for an order placement, straight from the request's strings."""
-
-    def truthy(name: str) -> bool:
-        return params.get(name, "").strip().lower() == "true"
-
+    reduce_only = params.get("reduceOnly")
+    close_position = params.get("closePosition")
     return OrderTicket(
         side=params.get("side", "").lower(),
         order_type=params.get("type", ""),
         amount=params.get("quantity") or None,
         price=params.get("price") or None,
-        trigger_price=params.get(_trigger_param(algo)) or params.get("activationPrice") or None,
-        reduce_only=truthy("reduceOnly"),
-        close_position=truthy("closePosition"),
+        trigger_price=params.get("triggerPrice" if algo else "stopPrice")
+        or params.get("activationPrice")
+        or None,
+        reduce_only=reduce_only is not None and reduce_only.strip().lower() == "true",
+        close_position=close_position is not None and close_position.strip().lower() == "true",
         client_order_id=params.get("clientAlgoId" if algo else "newClientOrderId") or None,
     )
 

@@ -168,7 +168,7 @@ class Book:
                         progressed = True
                 elif not order.market_like and self._limit_crosses(order, mark):
                     assert order.price is not None
-                    self._fill(order, order.remaining, order.price, maker=True)
+                    self._fill(order, order.remaining, order.price, maker=True, now_ms=self.wall_ms())
                     touched.append(order)
                     progressed = True
             if not progressed:
@@ -187,7 +187,8 @@ class Book:
         quantity, price, trigger = numbers.quantity, numbers.price, numbers.trigger
 
         client_id = request.client_order_id or self.ids.client_order_id()
-        if any(o.is_open for o in self._by_client_id.get((request.channel, client_id), ())):
+        same_client_id = self._by_client_id.get((request.channel, client_id))
+        if same_client_id and any(o.is_open for o in same_client_id):
             raise DuplicateClientOrderId(client_id)
 
         position_qty = self._position_qty(instrument.id)
@@ -242,7 +243,7 @@ class Book:
             order.trailing_extreme = mark
         self._store(order)
         if not conditional:
-            self._work(order, taker=True)
+            self._work(order, taker=True, now_ms=now_ms)
         return order
 
     def find(
@@ -319,10 +320,10 @@ class Book:
             raise InvalidOrderParameters("quantity is not above the executed quantity", "quantity")
         order.quantity = new_quantity
         order.price = new_price
-        order.updated_ms = self.wall_ms()
+        order.updated_ms = now_ms = self.wall_ms()
         mark = self.marks[instrument.id]
         if self._price_crosses(order.side, new_price, mark):
-            self._fill(order, order.remaining, mark, maker=False)
+            self._fill(order, order.remaining, mark, maker=False, now_ms=now_ms)
         return order
 
     def intent(self, order: Order) -> Literal["entry", "exit", "stop_loss", "take_profit"]:
@@ -421,7 +422,7 @@ class Book:
             mark = self.marks[position.symbol]
             notional = position.quantity * mark
             unrealized += position.quantity * (mark - position.entry_price)
-            position_im += abs(notional) / self.leverage(position.symbol)
+            position_im += abs(notional) / self.leverages.get(position.symbol, self.default_leverage)
         order_im = sum(self._open_order_margins().values(), ZERO)
         margin_balance = self.wallet_balance + unrealized
         return margin_balance - position_im - order_im
@@ -641,7 +642,7 @@ class Book:
             opening = max(quantity - abs(position_qty), ZERO)
         if opening == 0:
             return
-        required = opening * price / self.leverage(instrument.id)
+        required = opening * price / self.leverages.get(instrument.id, self.default_leverage)
         available = self._available_balance()
         if required > available:
             raise InsufficientMargin(required, available)
@@ -654,7 +655,7 @@ class Book:
             order.trigger_price = self._trailing_trigger(order)
         if not order.spawns_order_on_trigger:
             order.triggered = True
-            self._work(order, taker=True)
+            self._work(order, taker=True, now_ms=now_ms)
             return
         market = order.market_like
         child = Order(
@@ -679,23 +680,24 @@ class Book:
         order.triggered = True
         order.child_order_id = child.id
         self._store(child)
-        self._work(child, taker=True)
+        self._work(child, taker=True, now_ms=now_ms)
 
-    def _work(self, order: Order, *, taker: bool) -> None:
+    def _work(self, order: Order, *, taker: bool, now_ms: int) -> None:
         """Execute what can execute now: market orders in full, limits if the mark crosses."""
         mark = self.marks[order.symbol]
         if order.market_like:
-            self._fill(order, order.remaining, mark, maker=False)
+            self._fill(order, order.remaining, mark, maker=False, now_ms=now_ms)
             return
         if self._limit_crosses(order, mark):
-            self._fill(order, order.remaining, mark if taker else (order.price or mark), maker=not taker)
+            price = mark if taker else (order.price or mark)
+            self._fill(order, order.remaining, price, maker=not taker, now_ms=now_ms)
         elif order.time_in_force in ("IOC", "FOK"):
             order.status = "expired"
-            order.updated_ms = self.wall_ms()
+            order.updated_ms = now_ms
 
-    def _fill(self, order: Order, quantity: Decimal, price: Decimal, *, maker: bool) -> None:
+    def _fill(self, order: Order, quantity: Decimal, price: Decimal, *, maker: bool, now_ms: int) -> None:
+        """Execute ``quantity`` at ``price``; ``now_ms`` is the exchange's time of the fill."""
         position_qty = self._position_qty(order.symbol)
-        now_ms = self.wall_ms()
         if order.reduce_only or order.close_position:
             opposite = position_qty * order.signed_side < 0
             reducible = abs(position_qty) if opposite else ZERO
@@ -718,8 +720,9 @@ class Book:
         realized = self._apply_to_position(order.symbol, order.signed_side * quantity, price, now_ms)
         self.wallet_balance += realized - fee
         self.balance_updated_ms = now_ms
-        order.executed_qty += quantity
-        order.cum_quote += quote_qty
+        # A first fill keeps its own decimals (one object fewer each to allocate and to keep).
+        order.executed_qty = order.executed_qty + quantity if order.executed_qty else quantity
+        order.cum_quote = order.cum_quote + quote_qty if order.cum_quote else quote_qty
         order.updated_ms = now_ms
         done = order.close_position or order.reduce_only or order.executed_qty >= order.quantity
         order.status = "filled" if done else "partially_filled"

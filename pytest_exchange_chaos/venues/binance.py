@@ -119,8 +119,9 @@ class BinanceUsdmVenue(BookVenue):
                 return Call(self.id, "other", endpoint, symbol)
             symbol = self._unified(params.get("symbol"), request.path)
         ticket = order_ticket(params, algo=algo)
-        position = self._position_qty(params.get("symbol"))
-        return Call(self.id, placement_intent(ticket, position), endpoint, symbol, ticket)
+        position = self.book.positions.get(params.get("symbol") or "")
+        position_qty = position.quantity if position is not None else Decimal(0)
+        return Call(self.id, placement_intent(ticket, position_qty), endpoint, symbol, ticket)
 
     def execute(self, request: ExchangeRequest, call: Call) -> VenueReply:
         route = _ROUTES.get((request.method.upper(), request.path))
@@ -176,10 +177,6 @@ class BinanceUsdmVenue(BookVenue):
             return None
         instrument = self.book.instruments.get(exchange_id)
         return instrument.symbol if instrument is not None else None
-
-    def _position_qty(self, exchange_id: str | None) -> Decimal:
-        position = self.book.positions.get(exchange_id or "")
-        return position.quantity if position is not None else Decimal(0)
 
     def _authenticate(self, request: ExchangeRequest, params: Params, auth: Auth) -> None:
         if auth == "none":
