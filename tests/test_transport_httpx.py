@@ -16,6 +16,7 @@ import pytest
 
 from pytest_exchange_chaos import Burst, Wave, faults
 from pytest_exchange_chaos.errors import UnservedRequestError
+from pytest_exchange_chaos.transports.httpx import _header_dict
 
 BASE = "https://fapi.binance.com"
 TICKER = "/fapi/v1/ticker/price"
@@ -204,3 +205,19 @@ async def test_the_async_guard_refuses_an_unserved_host(exchange_chaos: Any) -> 
             await client.get(url)
     # Caught here, but the plugin fails the test anyway: see test_guard.py for that half.
     exchange_chaos._engine.unserved.clear()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [(b"Host", b"fapi.binance.com"), (b"X-MBX-APIKEY", b"bot-key"), (b"Content-Length", b"12")],
+        [(b"Accept", b"*/*"), (b"accept", b"application/json")],  # repeated: httpx joins them
+        [(b"X-Note", "caf\u00e9".encode("latin-1"))],  # not ASCII: httpx's own decoding
+        [(b"X-Odd", b"a\x00b"), (b"X-Next", b"c")],  # a NUL must not shift the pairs
+        [],
+    ],
+)
+def test_request_headers_read_as_httpx_reads_them(raw: list[tuple[bytes, bytes]]) -> None:
+    headers = httpx.Headers(raw)
+    # Names keep the case the bot sent them in; venues look them up in any case.
+    assert {name.lower(): value for name, value in _header_dict(headers).items()} == dict(headers.items())

@@ -98,8 +98,8 @@ def _header_dict(headers: httpx.Headers) -> dict[str, str]:
     try:
         decoded = {name.decode("ascii"): value.decode("ascii") for name, value in raw}
     except UnicodeDecodeError:  # httpx's own fallback encodings
-        decoded = {}
-    if len(decoded) != len(raw):  # a repeated header: httpx joins its values
+        return dict(headers.items())
+    if len(set(map(str.lower, decoded))) != len(raw):  # repeated, in any case: httpx joins them
         return dict(headers.items())
     return decoded
 
