@@ -333,6 +333,26 @@ def test_a_respx_mock_keeps_its_urls_and_the_venues_answer_the_rest(exchange_cha
     exchange_chaos._engine.unserved.clear()
 
 
+@pytest.fixture
+def respx_started_first() -> Iterator[respx.MockRouter]:
+    # Started before the chaos fixture, as a session-wide mock would be; answers what it does
+    # not match with an empty 200.
+    with respx.mock(assert_all_called=False, assert_all_mocked=False) as own:
+        own.post(SLACK).respond(json={"ok": True})
+        yield own
+
+
+@pytest.mark.exchange_chaos
+def test_a_respx_mock_started_before_the_chaos_test_leaves_the_exchange_to_the_venues(
+    respx_started_first: respx.MockRouter, exchange_chaos: Any
+) -> None:
+    with httpx.Client(timeout=5) as client:
+        assert client.post(SLACK).json() == {"ok": True}
+        assert client.get(BINANCE_TIME).json()["serverTime"] > 0
+    assert respx_started_first.calls.call_count == 1
+    assert [r.url for r in exchange_chaos.journal] == [BINANCE_TIME]
+
+
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos
 async def test_an_async_respx_mock_combines_the_same_way(exchange_chaos: Any) -> None:

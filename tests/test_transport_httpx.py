@@ -11,6 +11,7 @@ import re
 import time
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
@@ -123,6 +124,9 @@ def test_network_faults_are_httpx_exceptions_after_httpx_timeouts(
         rest.price()
     assert type(caught.value) is error
     assert str(caught.value) == message
+    # As httpx's transport maps it: httpcore's error of the same name is the cause.
+    assert type(caught.value.__cause__).__name__ == error.__name__
+    assert type(caught.value.__cause__).__module__.startswith("httpcore")
     assert caught.value.request.url == f"{BASE}{TICKER}?symbol=BTCUSDT"
     assert exchange_chaos.now() == waited
     assert rest.price() == 60_000.0
@@ -136,11 +140,72 @@ def test_latency_within_the_timeout_just_delays(exchange_chaos: Any) -> None:
 
 @pytest.mark.exchange_chaos(Burst(1, faults.read_timeout()))
 def test_a_custom_transport_is_intercepted_too(exchange_chaos: Any) -> None:
-    # A bot that builds its own HTTPTransport (retries, limits) still sends through httpcore.
+    # A bot that builds its own HTTPTransport (retries, limits): the venues answer there.
     rest = SyncRest(transport=httpx.HTTPTransport(retries=2))
     with pytest.raises(httpx.ReadTimeout):
         rest.price()
     assert rest.price() == 60_000.0
+
+
+class RetryOn502(httpx.BaseTransport):
+    """A bot's own transport around httpx's: it retries gateway errors before the bot sees them."""
+
+    def __init__(self, attempts: int) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.attempts = attempts
+        self.retried = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for _ in range(self.attempts - 1):
+            response = self.inner.handle_request(request)
+            if response.status_code != 502:
+                return response
+            response.close()
+            self.retried += 1
+        return self.inner.handle_request(request)
+
+
+@pytest.mark.exchange_chaos(Burst(2, faults.bad_gateway()))
+def test_a_transport_the_bot_wraps_around_httpx_s_own_still_runs(exchange_chaos: Any) -> None:
+    retrying = RetryOn502(attempts=3)
+    rest = SyncRest(transport=retrying)
+    assert rest.price() == 60_000.0
+    assert retrying.retried == 2
+    assert [r.status for r in exchange_chaos.journal] == [502, 502, 200]
+
+
+class StraightToHttpcore(httpx.BaseTransport):
+    """A transport built on httpcore without httpx's HTTPTransport, as some proxy plugins are."""
+
+    def __init__(self) -> None:
+        self.pool = httpcore.ConnectionPool()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        answer = self.pool.handle_request(
+            httpcore.Request(
+                method=request.method,
+                url=httpcore.URL(
+                    scheme=request.url.raw_scheme,
+                    host=request.url.raw_host,
+                    port=request.url.port,
+                    target=request.url.raw_path,
+                ),
+                headers=request.headers.raw,
+                content=request.stream,
+                extensions=request.extensions,
+            )
+        )
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.read())
+
+
+@pytest.mark.exchange_chaos(Burst(1, faults.connection_reset()))
+def test_a_transport_built_on_httpcore_alone_is_answered_too(exchange_chaos: Any) -> None:
+    rest = SyncRest(transport=StraightToHttpcore())
+    with pytest.raises(httpcore.ConnectError, match="Connection reset by peer"):
+        rest.price()  # httpcore's own error: this transport maps nothing
+    assert rest.price() == 60_000.0
+    assert [r.fault for r in exchange_chaos.journal] == ["connection_reset", None]
 
 
 @pytest.mark.exchange_chaos

@@ -1,8 +1,13 @@
 """httpx (sync and async clients), through ``respx``.
 
-respx patches httpcore's connection pools, under every ``httpx.HTTPTransport`` a bot builds, so
-httpx's own exception mapping still runs: we raise httpcore's errors and the bot sees the
-``httpx.ConnectError`` or ``httpx.ReadTimeout`` httpx makes of them.
+The venues answer at httpx's own ``HTTPTransport`` and ``AsyncHTTPTransport``, the transports
+that talk to httpcore: a transport the bot wraps around them (retries, logging) still runs, and
+httpx's client code all around is the real one. respx's default mocker sits one layer lower, in
+httpcore's connection pools, where httpx must first turn its request into httpcore's and back;
+answering a layer up costs half as much per request. A second router stays in the pools as the
+backstop, for transports built on httpcore without ``HTTPTransport``: there we raise httpcore's
+errors and httpx's own mapping turns them into the ``httpx.ConnectError`` or ``httpx.ReadTimeout``
+the bot sees; at the transport we raise that very mapping's result.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import httpcore
 import httpx
 import respx
+from respx.mocks import AbstractRequestMocker, Mocker
 from respx.models import AllMockedAssertionError, PassThrough
 
 from pytest_exchange_chaos.clock import ChaosClock
@@ -26,8 +32,44 @@ from pytest_exchange_chaos.venues.base import ExchangeRequest
 
 __all__ = ["HttpxTransport", "make_transport"]
 
-# respx's PassThrough names the route that let a request through; ours is the allow list.
+# respx's PassThrough names the route that let a request through: the allow list, or another
+# respx router further down that mocks the URL.
 _ALLOWED_HOST = respx.Route().pass_through()
+_ANOTHER_MOCK = respx.Route().pass_through()
+
+# What httpx's transports make of httpcore's errors (the message kept, the original as the cause).
+_HTTPX_ERRORS: dict[type[BaseException], type[httpx.TransportError]] = {
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+}
+
+
+class _TransportMocker(AbstractRequestMocker):
+    """respx's request mocker, patching httpx's own transports instead of httpcore's pools: the
+    request and the response are httpx's already, so nothing is converted either way."""
+
+    name = "exchange-chaos-httpx-transports"
+    targets = ["httpx.HTTPTransport", "httpx.AsyncHTTPTransport"]
+    target_methods = ["handle_request", "handle_async_request"]
+
+    @classmethod
+    def to_httpx_request(cls, **kwargs: Any) -> httpx.Request:
+        request: httpx.Request = kwargs["request"]
+        return request
+
+    @classmethod
+    def from_sync_httpx_response(
+        cls, httpx_response: httpx.Response, target: Any, **kwargs: Any
+    ) -> httpx.Response:
+        return httpx_response
+
+    @classmethod
+    async def from_async_httpx_response(
+        cls, httpx_response: httpx.Response, target: Any, **kwargs: Any
+    ) -> httpx.Response:
+        return httpx_response
+
 
 # The async pools a bot's httpx.AsyncClient sends through (plain, or through a proxy). Their
 # connections are patched by respx too, but a pool is always asked first.
@@ -148,9 +190,11 @@ class _ChaosRouter(respx.MockRouter):
     a side effect, because one side effect cannot both block (sync clients) and await (async
     ones), and respx tells the two apart only by which handler it calls."""
 
-    def __init__(self, engine: ChaosEngine) -> None:
-        super().__init__(assert_all_called=False, assert_all_mocked=True, using="httpcore")
+    def __init__(self, engine: ChaosEngine, *, at_transport: bool) -> None:
+        using = _TransportMocker.name if at_transport else "httpcore"
+        super().__init__(assert_all_called=False, assert_all_mocked=True, using=using)
         self._engine = engine
+        self._at_transport = at_transport
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         outcome = self._decide(request)
@@ -174,9 +218,12 @@ class _ChaosRouter(respx.MockRouter):
                 window.enter(self._engine.clock)
             raise PassThrough(f"exchange-chaos lets {url} through", request=request, origin=_ALLOWED_HOST)
         if self._another_router_mocks(request):
-            # respx asks its routers in the order they started, ours first: stepping aside lets
-            # the bot's own respx mock answer the URLs it set up.
-            raise AllMockedAssertionError(f"exchange-chaos defers {url} to the test's own respx mock")
+            # Stepping aside lets the test's own respx mock answer the URLs it set up: from the
+            # transport, down to httpcore where respx's routers are; among those, to the next.
+            message = f"exchange-chaos defers {url} to the test's own respx mock"
+            if self._at_transport:
+                raise PassThrough(message, request=request, origin=_ANOTHER_MOCK)
+            raise AllMockedAssertionError(message)
         exchange_request = ExchangeRequest(
             method=request.method.upper(),
             url=url,
@@ -184,11 +231,12 @@ class _ChaosRouter(respx.MockRouter):
             body=request.content,
             client="httpx",
         )
-        return self._engine.handle(exchange_request, timeouts(request))
+        return self._engine.handle(exchange_request, lambda: timeouts(request))
 
     def _another_router_mocks(self, request: httpx.Request) -> bool:
-        for router in self.Mocker.routers if self.Mocker is not None else ():
-            if router is self:
+        routers = [router for mocker in Mocker.registry.values() for router in mocker.routers]
+        for router in routers:
+            if isinstance(router, _ChaosRouter):
                 continue
             for route in router.routes:
                 # A pass-through route would take the request to the network: the chaos test
@@ -202,7 +250,11 @@ class _ChaosRouter(respx.MockRouter):
 
     def _render(self, outcome: Outcome, request: httpx.Request) -> httpx.Response:
         if outcome.network is not None:
-            raise _network_error(outcome, request)
+            error = _network_error(outcome, request)
+            as_httpx = _HTTPX_ERRORS.get(type(error)) if self._at_transport else None
+            if as_httpx is not None:
+                raise as_httpx(str(error)) from error
+            raise error
         return _response(outcome)
 
 
@@ -211,10 +263,12 @@ class HttpxTransport:
 
     def __init__(self, engine: ChaosEngine) -> None:
         self._engine = engine
-        self._router = _ChaosRouter(engine)
+        self._router = _ChaosRouter(engine, at_transport=True)
+        self._backstop = _ChaosRouter(engine, at_transport=False)
         self._unwrap: list[tuple[type[Any], Any]] = []
 
     def start(self) -> None:
+        self._backstop.start()
         self._router.start()
         if self._engine.clock.virtual and self._engine.allowed_hosts:
             # Wrapped over respx's own patch, so it is undone before respx's.
@@ -230,6 +284,7 @@ class HttpxTransport:
             pool, send = self._unwrap.pop()
             pool.handle_async_request = send
         self._router.stop(quiet=True)
+        self._backstop.stop(quiet=True)
 
 
 def make_transport(engine: ChaosEngine) -> HttpxTransport:

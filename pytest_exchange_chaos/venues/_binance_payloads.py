@@ -189,6 +189,10 @@ _json_text = encode_basestring_ascii
 
 # A JSON boolean, indexed by the bool itself.
 _JSON_BOOL = ("false", "true")
+# The fixed vocabularies of an order answer, already as JSON string literals.
+_JSON_TYPES = {kind: _json_text(text) for kind, text in BINANCE_TYPES.items()}
+_JSON_STATUSES = {status: _json_text(text) for status, text in _STATUSES.items()}
+_JSON_SIDES = {"buy": '"BUY"', "sell": '"SELL"'}
 
 
 def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> bytes:
@@ -204,21 +208,21 @@ def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> byte
         executed = format(order.executed_qty, formats.quantity)
         cum_quote = format(order.cum_quote, formats.quote)
         average = format(order.avg_price, formats.average)
-    binance_type = _json_text(BINANCE_TYPES[order.kind])
+    binance_type = _JSON_TYPES[order.kind]
     extra = order.extra
     # ``_price_or_zero`` for both prices, inline: this runs for every order placed.
     price = format(order.price, formats.price) if order.price else formats.zero_price
     stop_price = format(order.trigger_price, formats.price) if order.trigger_price else formats.zero_price
     text = (
         f'{{"orderId":{int(order.id)!r},"symbol":{formats.symbol_json},'
-        f'"status":{_json_text("NEW" if ack else _STATUSES[order.status])},'
+        f'"status":{_JSON_STATUSES["new" if ack else order.status]},'
         f'"clientOrderId":{_json_text(order.client_order_id)},"price":"{price}",'
         f'"avgPrice":"{average}","origQty":"{format(order.quantity, formats.quantity)}",'
         f'"executedQty":"{executed}","cumQty":"{executed}","cumQuote":"{cum_quote}",'
         f'"timeInForce":{_json_text(order.time_in_force)},"type":{binance_type},'
         f'"reduceOnly":{_JSON_BOOL[order.reduce_only]},'
         f'"closePosition":{_JSON_BOOL[order.close_position]},'
-        f'"side":{_json_text(order.side.upper())},'
+        f'"side":{_JSON_SIDES[order.side]},'
         f'"positionSide":{_json_text(extra.get("positionSide", "BOTH"))},'
         f'"stopPrice":"{stop_price}",'
         f'"workingType":{_json_text(extra.get("workingType", "CONTRACT_PRICE"))},'

@@ -60,7 +60,7 @@ _MAX_TRIGGER_ROUNDS = 16
 _QUANTITY_CACHE_SIZE = 1024
 
 
-@dataclass
+@dataclass(slots=True)
 class _Numbers:
     quantity: Decimal
     price: Decimal | None = None
