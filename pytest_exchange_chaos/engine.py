@@ -88,13 +88,9 @@ class ChaosEngine:
             return venue
         return next((v for v in self.venues if v.serves(request)), None)
 
-    def handle(
-        self, request: ExchangeRequest, timeouts: ClientTimeouts | Callable[[], ClientTimeouts]
-    ) -> Outcome:
-        """Answer one request. ``timeouts`` may be given as a function: only a fault reads them,
-        so a transport need not build them for every request."""
+    def handle(self, request: ExchangeRequest, timeouts: ClientTimeouts) -> Outcome:
         now = self.clock.now()
-        venue = self._venue_by_host.get(request.host) or self.venue_for(request)
+        venue = self.venue_for(request)
         if venue is None:
             unserved = UnservedRequest(now, request.method, redact_url(request.url), request.client)
             self.unserved.append(unserved)
@@ -113,8 +109,6 @@ class ChaosEngine:
                 body=reply.body,
             )
         else:
-            if callable(timeouts):
-                timeouts = timeouts()
             outcome = fault.outcome(FaultContext(request, venue, timeouts, self.rng, reply))
         record = self._record(now, request, call, fault, reply, outcome)
         self.journal.append(record)

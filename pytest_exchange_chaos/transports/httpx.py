@@ -231,7 +231,7 @@ class _ChaosRouter(respx.MockRouter):
             body=request.content,
             client="httpx",
         )
-        return self._engine.handle(exchange_request, lambda: timeouts(request))
+        return self._engine.handle(exchange_request, timeouts(request))
 
     def _another_router_mocks(self, request: httpx.Request) -> bool:
         routers = [router for mocker in Mocker.registry.values() for router in mocker.routers]

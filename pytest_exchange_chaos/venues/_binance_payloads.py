@@ -210,9 +210,8 @@ def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> byte
         average = format(order.avg_price, formats.average)
     binance_type = _JSON_TYPES[order.kind]
     extra = order.extra
-    # ``_price_or_zero`` for both prices, inline: this runs for every order placed.
-    price = format(order.price, formats.price) if order.price else formats.zero_price
-    stop_price = format(order.trigger_price, formats.price) if order.trigger_price else formats.zero_price
+    price = _price_or_zero(order.price, formats)
+    stop_price = _price_or_zero(order.trigger_price, formats)
     text = (
         f'{{"orderId":{int(order.id)!r},"symbol":{formats.symbol_json},'
         f'"status":{_JSON_STATUSES["new" if ack else order.status]},'
