@@ -244,7 +244,7 @@ ORIGINALS = patched_things()
 
 def check_originals():
     assert patched_things() == ORIGINALS
-    assert respx.mocks.HTTPCoreMocker.routers == []
+    assert all(mocker.routers == [] for mocker in respx.mocks.Mocker.registry.values())
 
 @pytest.mark.exchange_chaos
 def test_passes():
@@ -252,6 +252,8 @@ def test_passes():
     assert now["aiohttp"] is not ORIGINALS["aiohttp"]
     assert now["requests"] is not ORIGINALS["requests"]
     assert now["httpcore"] is not ORIGINALS["httpcore"]
+    assert now["httpx"] is not ORIGINALS["httpx"]
+    assert now["httpx async"] is not ORIGINALS["httpx async"]
     assert now["responses default"] is now["requests"]
 
 def test_after_a_pass():
