@@ -125,6 +125,18 @@ def _formats(instrument: Instrument) -> _OrderFormats:
     return found
 
 
+def _executed_figures(order: Order, formats: _OrderFormats, *, ack: bool) -> tuple[str, str, str]:
+    """The executed quantity, cumulative quote and average price of an order answer; an
+    acknowledgement shows the order before it executed, all zeros."""
+    if ack:
+        return formats.zero_quantity, formats.zero_quote, formats.zero_average
+    return (
+        format(order.executed_qty, formats.quantity),
+        format(order.cum_quote, formats.quote),
+        format(order.avg_price, formats.average),
+    )
+
+
 def order_payload(
     order: Order, instrument: Instrument, *, with_time: bool, ack: bool = False
 ) -> dict[str, Any]:
@@ -133,14 +145,7 @@ def order_payload(
     ``order_reply_body`` renders the same answer straight to JSON: change both together.
     """
     formats = _formats(instrument)
-    if ack:
-        executed = formats.zero_quantity
-        cum_quote = formats.zero_quote
-        average = formats.zero_average
-    else:
-        executed = format(order.executed_qty, formats.quantity)
-        cum_quote = format(order.cum_quote, formats.quote)
-        average = format(order.avg_price, formats.average)
+    executed, cum_quote, average = _executed_figures(order, formats, ack=ack)
     binance_type = BINANCE_TYPES[order.kind]
     extra = order.extra
     payload: dict[str, Any] = {
@@ -200,14 +205,7 @@ def order_reply_body(order: Order, instrument: Instrument, *, ack: bool) -> byte
     bytes ``json.dumps(..., separators=(",", ":"))`` makes of it, without building the dict and
     walking it again: the answer to every order a bot places."""
     formats = _formats(instrument)
-    if ack:
-        executed = formats.zero_quantity
-        cum_quote = formats.zero_quote
-        average = formats.zero_average
-    else:
-        executed = format(order.executed_qty, formats.quantity)
-        cum_quote = format(order.cum_quote, formats.quote)
-        average = format(order.avg_price, formats.average)
+    executed, cum_quote, average = _executed_figures(order, formats, ack=ack)
     binance_type = _JSON_TYPES[order.kind]
     extra = order.extra
     price = _price_or_zero(order.price, formats)
