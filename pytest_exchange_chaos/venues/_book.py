@@ -191,7 +191,7 @@ class Book:
         if same_client_id and any(o.is_open for o in same_client_id):
             raise DuplicateClientOrderId(client_id)
 
-        position_qty = self._position_qty(instrument.id)
+        position_qty = self.position_qty(instrument.id)
         if request.reduce_only and not request.close_position:
             closes = (request.side == "sell" and position_qty > 0) or (
                 request.side == "buy" and position_qty < 0
@@ -328,7 +328,7 @@ class Book:
 
     def intent(self, order: Order) -> Literal["entry", "exit", "stop_loss", "take_profit"]:
         intent = intent_of(
-            order.kind, order.side, order.reduce_only, order.close_position, self._position_qty(order.symbol)
+            order.kind, order.side, order.reduce_only, order.close_position, self.position_qty(order.symbol)
         )
         assert intent in ("entry", "exit", "stop_loss", "take_profit")
         return intent
@@ -580,7 +580,8 @@ class Book:
             raise InvalidOrderParameters("callback rate must be within 0.1 and 10", "callback_rate")
         return rate
 
-    def _position_qty(self, instrument_id: str) -> Decimal:
+    def position_qty(self, instrument_id: str) -> Decimal:
+        """The signed position size on an instrument (by exchange id): zero without a position."""
         position = self.positions.get(instrument_id)
         return position.quantity if position is not None else ZERO
 
@@ -634,7 +635,7 @@ class Book:
         return order.trailing_extreme * (1 + factor)
 
     def _check_margin(self, instrument: Instrument, side: str, quantity: Decimal, price: Decimal) -> None:
-        position_qty = self._position_qty(instrument.id)
+        position_qty = self.position_qty(instrument.id)
         signed = quantity if side == "buy" else -quantity
         if position_qty == 0 or (position_qty > 0) == (signed > 0):
             opening = quantity
@@ -697,7 +698,7 @@ class Book:
 
     def _fill(self, order: Order, quantity: Decimal, price: Decimal, *, maker: bool, now_ms: int) -> None:
         """Execute ``quantity`` at ``price``; ``now_ms`` is the exchange's time of the fill."""
-        position_qty = self._position_qty(order.symbol)
+        position_qty = self.position_qty(order.symbol)
         if order.reduce_only or order.close_position:
             opposite = position_qty * order.signed_side < 0
             reducible = abs(position_qty) if opposite else ZERO

@@ -119,8 +119,7 @@ class BinanceUsdmVenue(BookVenue):
                 return Call(self.id, "other", endpoint, symbol)
             symbol = self._unified(params.get("symbol"), request.path)
         ticket = order_ticket(params, algo=algo)
-        position = self.book.positions.get(params.get("symbol") or "")
-        position_qty = position.quantity if position is not None else Decimal(0)
+        position_qty = self.book.position_qty(params.get("symbol") or "")
         return Call(self.id, placement_intent(ticket, position_qty), endpoint, symbol, ticket)
 
     def execute(self, request: ExchangeRequest, call: Call) -> VenueReply:

@@ -243,10 +243,7 @@ class BybitVenue(BookVenue):
             raise BybitReject(10001, f"params error: category {category} is not traded on this venue")
 
     def _position_qty(self, instrument: Instrument | None) -> Decimal:
-        if instrument is None:
-            return Decimal(0)
-        position = self.book.positions.get(instrument.id)
-        return position.quantity if position is not None else Decimal(0)
+        return self.book.position_qty(instrument.id) if instrument is not None else Decimal(0)
 
     def _reply_order(self, order: Order, instrument: Instrument) -> dict[str, Any]:
         return payloads.order_payload(order, instrument, self.book)
