@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from venue_harness import Recorder, attach, context
 
+from pytest_exchange_chaos.venues import _binance_payloads as payloads
 from pytest_exchange_chaos.venues._book import Book
 from pytest_exchange_chaos.venues._errors import ReduceOnlyRejected
 from pytest_exchange_chaos.venues._instruments import INSTRUMENTS
@@ -1159,3 +1160,40 @@ def test_generated_client_ids_are_fakers_own_draws_for_the_seed(seed: int) -> No
         assert ids.order_id("BTCUSDT", "algo") is not None
         fake.random_int(1, 400)
     assert ids.listen_key() == fake.lexify("?" * 64, letters=alphabet)
+
+
+def test_the_new_order_reply_is_the_order_payload_as_compact_json() -> None:
+    # order_reply_body() renders order_payload() straight to text for every order placed:
+    # the two must answer the same bytes, whatever the order's kind, state and extra fields.
+    book = _book()
+    book.place(OrderRequest("ETHUSDT", "buy", "market", quantity="1"))
+    orders = [
+        book.place(OrderRequest("ETHUSDT", "buy", "market", quantity="0.5")),
+        book.place(OrderRequest("ETHUSDT", "sell", "limit", quantity="0.25", price="3500.5")),
+        book.place(
+            OrderRequest(
+                "ETHUSDT",
+                "sell",
+                "stop_market",
+                quantity="1",
+                trigger_price="2500",
+                reduce_only=True,
+                extra={"workingType": "MARK_PRICE", "priceProtect": "TRUE", "positionSide": 'B"OTH\u00e9'},
+            )
+        ),
+        book.place(
+            OrderRequest(
+                "ETHUSDT", "sell", "trailing_stop_market", quantity="1", reduce_only=True, callback_rate="1.5"
+            )
+        ),
+        book.place(
+            OrderRequest("BTCUSDT", "buy", "limit", quantity="0.2", price="1000", client_order_id="x-1")
+        ),
+    ]
+    book.cancel("BTCUSDT", order_id=orders[-1].id)
+    instruments = book.instruments
+    for order in orders:
+        for ack in (True, False):
+            payload = payloads.order_payload(order, instruments[order.symbol], with_time=False, ack=ack)
+            expected = json.dumps(payload, separators=(",", ":")).encode()
+            assert payloads.order_reply_body(order, instruments[order.symbol], ack=ack) == expected
