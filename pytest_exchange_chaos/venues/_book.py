@@ -422,7 +422,7 @@ class Book:
             mark = self.marks[position.symbol]
             notional = position.quantity * mark
             unrealized += position.quantity * (mark - position.entry_price)
-            position_im += abs(notional) / self.leverages.get(position.symbol, self.default_leverage)
+            position_im += abs(notional) / self.leverage(position.symbol)
         order_im = sum(self._open_order_margins().values(), ZERO)
         margin_balance = self.wallet_balance + unrealized
         return margin_balance - position_im - order_im
@@ -643,7 +643,7 @@ class Book:
             opening = max(quantity - abs(position_qty), ZERO)
         if opening == 0:
             return
-        required = opening * price / self.leverages.get(instrument.id, self.default_leverage)
+        required = opening * price / self.leverage(instrument.id)
         available = self._available_balance()
         if required > available:
             raise InsufficientMargin(required, available)
