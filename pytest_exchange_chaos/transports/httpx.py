@@ -77,8 +77,9 @@ _ASYNC_POOLS: tuple[type[Any], ...] = (httpcore.AsyncConnectionPool, httpcore.As
 
 
 class _RealIoWindow:
-    """Opened by our router when it lets a request through to an allowed host; closed by the
-    pool call once that request's body is read."""
+    """Opened by the router in httpcore's pools when it lets a request through to an allowed
+    host (the transport router above it has let it through already, with no window to open);
+    closed by the pool call once that request's body is read."""
 
     def __init__(self) -> None:
         self._stack = contextlib.ExitStack()
