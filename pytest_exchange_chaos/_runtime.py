@@ -69,6 +69,7 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
     with session.chaos_session(
         settings.schedules,
         seed=settings.seed if settings.seed is not None else config.stash[SEED_KEY],
+        pinned_seed=settings.seed is not None,
         name=item.nodeid,
         clock=settings.clock,
         venues=_venue_classes(config),

@@ -1,11 +1,20 @@
-"""Per-test seeds derived from the session's seed and the test's node id (as pytest-randomly does)."""
+"""Per-test seeds, and the global generators a bot draws from, seeded for one chaos test.
+
+A seed from ``--chaos-seed``, its ini twin or a fresh draw is mixed with the test's node id (as
+pytest-randomly does), so one test's draws never shift another's. A seed written on the test
+itself (``exchange_chaos(seed=2)``) is used alone: a copied or renamed test repeats the same run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
+import sys
+from collections.abc import Iterator
+from typing import Any
 
-__all__ = ["derive_seed", "fresh_seed"]
+__all__ = ["derive_seed", "fresh_seed", "seeded_global_random"]
 
 
 def derive_seed(seed: int, *parts: str) -> int:
@@ -16,3 +25,24 @@ def derive_seed(seed: int, *parts: str) -> int:
 
 def fresh_seed() -> int:
     return random.SystemRandom().randrange(1, 2**31)
+
+
+@contextlib.contextmanager
+def seeded_global_random(seed: int) -> Iterator[None]:
+    """Seed ``random`` (and ``numpy.random`` if the bot imported numpy) for one test, then put
+    back the state they had, so the code around the test draws as if it never ran."""
+    saved = random.getstate()
+    # Looked up, never imported: a bot without numpy must not pay for it, and a bot that
+    # imports it only inside the test seeds it with its own first call.
+    numpy_random: Any = getattr(sys.modules.get("numpy"), "random", None)
+    numpy_saved = numpy_random.get_state() if numpy_random is not None else None
+    random.seed(seed)
+    if numpy_random is not None:
+        # numpy takes seeds below 2**32 only.
+        numpy_random.seed(seed % 2**32)
+    try:
+        yield
+    finally:
+        random.setstate(saved)
+        if numpy_random is not None:
+            numpy_random.set_state(numpy_saved)

@@ -8,7 +8,7 @@ import contextlib
 import random
 from collections.abc import Iterable, Iterator, Sequence
 
-from pytest_exchange_chaos._seeds import derive_seed
+from pytest_exchange_chaos._seeds import derive_seed, seeded_global_random
 from pytest_exchange_chaos.clock import ChaosClock, ClockMode
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.engine import ChaosEngine, FaultDecider, FaultObserver
@@ -30,26 +30,31 @@ def chaos_session(
     deciders: Iterable[FaultDecider] = (),
     observers: Iterable[FaultObserver] = (),
     allowed_hosts: Iterable[str] = (),
+    pinned_seed: bool = False,
 ) -> Iterator[ChaosController]:
     """Run the body as a chaos test named ``name`` (a pytest node id): every random draw comes
-    from ``seed`` and the name, so the same pair repeats the same journal."""
+    from ``seed`` and the name, so the same pair repeats the same journal. With ``pinned_seed``
+    (the seed is written on the test itself) the draws come from the seed alone, so a copied or
+    renamed test repeats them too. The global ``random`` (and ``numpy.random``, if imported) is
+    seeded the same way for the body and restored after."""
+    test = () if pinned_seed else (name,)
     chaos_clock = ChaosClock(clock)
     simulated = [
         cls(
             VenueContext(
                 now=chaos_clock.now,
                 wall_time=chaos_clock.wall_time,
-                rng=random.Random(derive_seed(seed, name, "venue", cls.id)),
-                seed=derive_seed(seed, name, "venue-seed", cls.id),
+                rng=random.Random(derive_seed(seed, *test, "venue", cls.id)),
+                seed=derive_seed(seed, *test, "venue-seed", cls.id),
             )
         )
         for cls in (builtin_venues() if venues is None else venues)
     ]
     engine = ChaosEngine(
         venues=simulated,
-        schedule=ScheduleRun(random.Random(derive_seed(seed, name, "schedule")), schedules),
+        schedule=ScheduleRun(random.Random(derive_seed(seed, *test, "schedule")), schedules),
         clock=chaos_clock,
-        rng=random.Random(derive_seed(seed, name, "faults")),
+        rng=random.Random(derive_seed(seed, *test, "faults")),
         deciders=deciders,
         observers=observers,
         allowed_hosts=allowed_hosts,
@@ -59,7 +64,8 @@ def chaos_session(
     try:
         stop_transports = start_transports(engine)
         try:
-            yield controller
+            with seeded_global_random(derive_seed(seed, *test, "random")):
+                yield controller
         finally:
             stop_transports()
     finally:
