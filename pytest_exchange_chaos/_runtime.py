@@ -9,10 +9,10 @@ import pytest
 
 from pytest_exchange_chaos import report, session
 from pytest_exchange_chaos._markers import read_settings
+from pytest_exchange_chaos._network_guard import refusal_message
 from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.engine import FaultDecider, FaultObserver
-from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.faults import Fault
 from pytest_exchange_chaos.venues import Venue, builtin_venues
 from pytest_exchange_chaos.venues.base import Call, ExchangeRequest
@@ -136,6 +136,4 @@ def _check_after_body(item: pytest.Item, controller: ChaosController) -> None:
 def _check_guard(controller: ChaosController) -> None:
     unserved = controller.unserved
     if unserved:
-        listed = ", ".join(u.describe() for u in unserved[:5])
-        more = f" and {len(unserved) - 5} more" if len(unserved) > 5 else ""
-        pytest.fail(str(UnservedRequestError(listed + more)), pytrace=False)
+        pytest.fail(refusal_message(unserved), pytrace=False)

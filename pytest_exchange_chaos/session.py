@@ -8,6 +8,7 @@ import contextlib
 import random
 from collections.abc import Iterable, Iterator, Sequence
 
+from pytest_exchange_chaos._network_guard import NetworkGuard
 from pytest_exchange_chaos._seeds import derive_seed, seeded_global_random
 from pytest_exchange_chaos.clock import ChaosClock, ClockMode
 from pytest_exchange_chaos.controller import ChaosController
@@ -63,10 +64,14 @@ def chaos_session(
     chaos_clock.install()
     try:
         stop_transports = start_transports(engine)
+        # Behind the transports: every other way out to the network is refused.
+        guard = NetworkGuard(engine)
         try:
+            guard.start()
             with seeded_global_random(derive_seed(seed, *test, "random")):
                 yield controller
         finally:
+            guard.stop()
             stop_transports()
     finally:
         chaos_clock.uninstall()

@@ -17,6 +17,7 @@ from aioresponses import aioresponses
 from aioresponses.core import RequestMatch
 from yarl import URL
 
+from pytest_exchange_chaos._network_guard import refuse_websocket
 from pytest_exchange_chaos.engine import ChaosEngine
 from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
@@ -43,6 +44,10 @@ def _body_bytes(kwargs: dict[str, Any]) -> bytes:
     if isinstance(data, dict):
         return urlencode(data).encode()
     return b""
+
+
+def _is_websocket(url: Any) -> bool:
+    return str(url)[:6].lower().startswith(("ws://", "wss://"))
 
 
 def _timeouts(timeout: Any) -> ClientTimeouts:
@@ -136,13 +141,19 @@ class _ChaosAioresponses(aioresponses):
         if self.undo_throttler is None and self._engine.clock.virtual:
             # Async ccxt is imported by now if it is the one sending; see _ccxt_throttle.
             self.undo_throttler = accelerate_ccxt_throttler()
+        websocket = _is_websocket(url)
         if self._engine.allowed_hosts and self._engine.passes_through(str(orig_self._build_url(url))):
             with self._engine.clock.real_io():
                 response = await self.patcher.temp_original(orig_self, method, url, *args, **kwargs)
+                if websocket:
+                    return response  # the upgraded connection is the websocket: no body to read
                 # Read the body while still marked as real I/O: the bot reads it later, when the
                 # virtual clock would no longer wait for the socket.
                 await response.read()
                 return response
+        if websocket:
+            # ws_connect() opens its handshake through _request: no venue simulates websockets yet.
+            raise refuse_websocket(self._engine, str(orig_self._build_url(url)), "aiohttp ws_connect")
         if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
             kwargs["timeout"] = orig_self.timeout
         return await super()._request_mock(orig_self, method, url, *args, **kwargs)
