@@ -12,7 +12,7 @@ import tenacity
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos
+@pytest.mark.exchange_chaos(expect_requests=False)
 async def test_asyncio_sleep_jumps_and_every_clock_agrees(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     t0, m0, d0 = time.time(), time.monotonic(), dt.datetime.now()
     loop_t0 = asyncio.get_running_loop().time()
@@ -26,7 +26,7 @@ async def test_asyncio_sleep_jumps_and_every_clock_agrees(exchange_chaos) -> Non
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos
+@pytest.mark.exchange_chaos(expect_requests=False)
 async def test_concurrent_sleepers_wake_in_order(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     woke: list[tuple[str, float]] = []
 
@@ -38,7 +38,7 @@ async def test_concurrent_sleepers_wake_in_order(exchange_chaos) -> None:  # typ
     assert woke == [("a", 1.0), ("b", 30.5), ("c", 90.0)]
 
 
-@pytest.mark.exchange_chaos
+@pytest.mark.exchange_chaos(expect_requests=False)
 def test_time_sleep_in_sync_code_jumps(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     start = time.time()
     time.sleep(7200)
@@ -47,7 +47,7 @@ def test_time_sleep_in_sync_code_jumps(exchange_chaos) -> None:  # type: ignore[
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos
+@pytest.mark.exchange_chaos(expect_requests=False)
 async def test_tenacity_sleeps_and_measures_on_the_chaos_clock(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     attempts = 0
 
@@ -69,7 +69,7 @@ async def test_tenacity_sleeps_and_measures_on_the_chaos_clock(exchange_chaos) -
     assert 3600 <= exchange_chaos.now() < 3600 + 600
 
 
-@pytest.mark.exchange_chaos
+@pytest.mark.exchange_chaos(expect_requests=False)
 def test_backoff_measures_with_datetime_on_the_chaos_clock(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     attempts = 0
 
@@ -86,7 +86,7 @@ def test_backoff_measures_with_datetime_on_the_chaos_clock(exchange_chaos) -> No
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos(clock="real")
+@pytest.mark.exchange_chaos(clock="real", expect_requests=False)
 async def test_the_real_clock_is_left_alone(exchange_chaos) -> None:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     await asyncio.sleep(0.05)
@@ -102,7 +102,7 @@ def test_time_is_real_again_after_a_chaos_test(chaos_pytester: pytest.Pytester) 
         import pytest
 
         @pytest.mark.asyncio
-        @pytest.mark.exchange_chaos()
+        @pytest.mark.exchange_chaos(expect_requests=False)
         async def test_far_future(exchange_chaos):
             await asyncio.sleep(10 * 86400)
             assert time.time() > REAL + 9 * 86400
@@ -140,7 +140,7 @@ def test_pytest_asyncio_modes_both_run_on_the_chaos_clock(pytester: pytest.Pytes
             return 600
 
         {marker}
-        @pytest.mark.exchange_chaos()
+        @pytest.mark.exchange_chaos(expect_requests=False)
         async def test_day(exchange_chaos, warmed_up):
             await asyncio.sleep(3600)
             assert exchange_chaos.now() == warmed_up + 3600
