@@ -42,7 +42,8 @@ class UnservedRequest:
     client: str
 
     def describe(self) -> str:
-        return f"{self.method} {self.url} (sent with {self.client})"
+        # Whoever built it, the guard's message never shows a credential.
+        return f"{self.method} {redact_url(self.url)} (sent with {self.client})"
 
 
 FaultDecider = Callable[[ExchangeRequest, Call, float], "Fault | None"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pytest_exchange_chaos._redact import redact_text
+
 __all__ = ["UnservedRequestError"]
 
 GUARD_HELP = "see docs/howto/clients.md#the-guard"
@@ -23,7 +25,8 @@ class UnservedRequestError(BaseException):
     """
 
     def __init__(self, description: str, *, reason: str = UNSERVED_REASON, help: str = GUARD_HELP) -> None:
-        super().__init__(f"exchange-chaos refused {description}: {reason}; {help}")
+        # Whatever built the description, the message never shows a credential.
+        super().__init__(f"exchange-chaos refused {redact_text(description)}: {reason}; {help}")
 
 
 # Why the network guard refused something other than an HTTP request: each names its own fix.

@@ -5,27 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pytest_exchange_chaos._durations import format_clock
 from pytest_exchange_chaos._frozen import fast_init
+from pytest_exchange_chaos._redact import redact_url
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.venues.base import Intent
 
 __all__ = ["JournalRecord", "Operation", "group_operations", "redact_url"]
-
-# Query parameters that carry credentials or proofs of them; never written anywhere.
-SECRET_PARAMS = frozenset({"signature", "sign", "api_key", "apikey", "x-mbx-apikey", "secret", "passphrase"})
-
-
-def redact_url(url: str) -> str:
-    if "?" not in url:
-        return url  # no query string: nothing to redact (most signed POSTs carry theirs in the body)
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
 
 
 @fast_init

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from pytest_exchange_chaos._frozen import fast_init
+from pytest_exchange_chaos._redact import redact_body, redact_headers, redact_url
 
 __all__ = [
     "INTENTS",
@@ -84,6 +85,15 @@ class ExchangeRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     client: str = "unknown"
+
+    def __repr__(self) -> str:
+        # What a traceback shows of a request (pytest -l, junit.xml): never its API key, secret,
+        # signature or token. Redacted here, when it is printed, not when it is built.
+        return (
+            f"{type(self).__name__}(method={self.method!r}, url={redact_url(self.url)!r}, "
+            f"headers={redact_headers(self.headers)!r}, body={redact_body(self.body)!r}, "
+            f"client={self.client!r})"
+        )
 
     # The URL is split once per request, not once per question asked of it: the engine routes
     # by host, the venue classifies and executes by path, the journal records the endpoint.
