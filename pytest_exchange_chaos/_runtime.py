@@ -10,6 +10,7 @@ import pytest
 from pytest_exchange_chaos import report, session
 from pytest_exchange_chaos._markers import read_settings
 from pytest_exchange_chaos._network_guard import refusal_message
+from pytest_exchange_chaos._redact import redact_report
 from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.engine import FaultDecider, FaultObserver
@@ -104,6 +105,10 @@ class ChaosTestHooks:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         test_report = yield
         controller = item.stash.get(CONTROLLER_KEY, None)
+        if controller is not None and (test_report.longrepr is not None or test_report.sections):
+            # The bot's HTTP stack holds its API key and signatures in locals that -l, junit.xml
+            # and captured logs would show: redact before any reporter sees the report.
+            redact_report(test_report)
         if controller is not None and call.when == "teardown":
             test_report.user_properties.append((report.PROPERTY, report.test_entry(item, controller)))
         return test_report
