@@ -31,10 +31,11 @@ __all__ = [
 REDACTED = "***"
 
 # A word of the name (split at "-", "_", "." and camelCase) that ends with one of these makes
-# it a credential: apikey, appkey, listenKey, AccessKeyId, X-BAPI-SIGN, accessToken, ...
-_WORD_ENDINGS = ("key", "secret", "sign", "signature", "token", "passphrase", "password", "passwd")
-# ... or that starts with "auth" (Authorization, X-Auth, X-Authentication), or is one of these.
-_WORDS = frozenset({"sig", "pwd", "cookie", "sessionid", "credential", "credentials", "jwt"})
+# it a credential: apikey, appkey, listenKey, AccessKeyId, X-BAPI-SIGN, TAPI-MAC, accessToken...
+_WORD_ENDINGS = ("key", "secret", "sign", "signature", "mac", "token", "passphrase", "password", "passwd")
+# ... or that starts with "auth" (Authorization, X-Auth, X-Authentication), or is one of these
+# (X-PCK is BtcTurk's public key).
+_WORDS = frozenset({"sig", "pwd", "pck", "cookie", "sessionid", "credential", "credentials", "jwt"})
 # Whole names (lowercased, separators removed) that carry an account's credentials on some
 # exchanges although no word of them says so: ccxt's ``uid`` is sent as UserId (ndax), userId
 # (cryptomus), clientId (coinmate), TAPI-ID (mercado); btse sends its API key as request-api.
