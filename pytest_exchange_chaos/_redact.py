@@ -83,12 +83,16 @@ def redact_url(url: str) -> str:
     if "?" not in url and "@" not in url:
         return url  # most signed POSTs carry their proof in the body: nothing to do here
     head, mark, query = url.partition("?")
-    if "@" in head:
-        head = _redact_userinfo(head)
+    shown_head = _redact_userinfo(head) if "@" in head else head
+    shown_query = query
     if query:
-        query, hashmark, fragment = query.partition("#")
-        query = _redact_pairs(query) + hashmark + fragment
-    return head + mark + query
+        pairs, hashmark, fragment = query.partition("#")
+        shown_pairs = _redact_pairs(pairs)
+        if shown_pairs is not pairs:
+            shown_query = shown_pairs + hashmark + fragment
+    if shown_head is head and shown_query is query:
+        return url
+    return shown_head + mark + shown_query
 
 
 def _redact_userinfo(head: str) -> str:
