@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
+import math
 import re
 
-__all__ = ["Duration", "format_clock", "parse_duration"]
+__all__ = ["MAX_SECONDS", "Duration", "format_clock", "parse_duration", "shown"]
 
 Duration = float | int | str
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)", re.IGNORECASE)
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
+MAX_SECONDS = 366 * 24 * 3600.0
+"""The longest duration anything takes: a year of chaos time (a leap year's). Beyond it a
+duration is a typo (a timestamp in seconds, a unit missing), and a profile that cuts it into
+outages, or a timeline that draws it, would run or allocate for as long."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, cut short: a pasted log or a 5000-digit number must
+    not drown the message (nor raise: ``repr`` of such an int is itself a ValueError)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<a {value.bit_length()}-bit integer>"
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 def parse_duration(value: Duration, *, what: str = "duration") -> float:
     """Seconds from a number or a string such as ``"4h36m"``; a clear ValueError otherwise."""
     if isinstance(value, bool):
-        raise TypeError(f"{what} must be seconds or a string like '4h36m', not {value!r}")
+        raise TypeError(f"{what} must be seconds or a string like '4h36m', not {shown(value)}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
         try:
@@ -26,14 +47,27 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
             parts = list(_PART.finditer(text))
             if not parts or "".join(p.group(0) for p in parts) != text:
                 raise ValueError(
-                    f"{what}={value!r} is not a duration: write seconds (90) or a string "
+                    f"{what}={shown(value)} is not a duration: write seconds (90) or a string "
                     "like '90s', '5m', '4h36m' or '250ms'"
                 ) from None
             seconds = sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2).lower()] for p in parts)
     else:
         raise TypeError(f"{what} must be seconds or a string like '4h36m', not {type(value).__name__}")
+    if math.isnan(seconds):
+        raise ValueError(
+            f"{what}={shown(value)} is not a number: write seconds (90) or a string like '4h36m'"
+        )
     if seconds < 0:
-        raise ValueError(f"{what}={value!r} is negative; durations count forward from the test's start")
+        raise ValueError(f"{what}={shown(value)} is negative; durations count forward from the test's start")
+    if math.isinf(seconds):
+        raise ValueError(
+            f"{what}={shown(value)} is infinite: write a finite duration of at most 366 days, e.g. '4h36m'"
+        )
+    if seconds > MAX_SECONDS:
+        raise ValueError(
+            f"{what}={shown(value)} is longer than 366 days of chaos time: write a finite duration "
+            "of at most 366 days ('8784h'), e.g. '4h36m'"
+        )
     return seconds
 
 

@@ -8,6 +8,8 @@ files (docs/reference/report-schema.md describes the JSON).
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,9 +33,49 @@ REPORT_SCHEMA_VERSION = 1
 SCHEMA_DOC = "docs/reference/report-schema.md"
 
 
+TIMELINE_SUFFIXES = (".svg", ".html", ".htm")
+"""What ``--chaos-timeline`` draws: an SVG picture, or an HTML page around it."""
+
+
 def configure(config: pytest.Config) -> None:
     config.stash[ENTRIES_KEY] = []
-    config.pluginmanager.register(_ReportCollector(config), "exchange_chaos_report")
+    collector = _ReportCollector(config)
+    if not hasattr(config, "workerinput"):  # workers write no file
+        # Checked now, not after an hour of tests: a path that cannot be written would lose the
+        # run's report at the very end.
+        collector.paths = {name: _writable_path(config, name) for name in ("chaos_report", "chaos_timeline")}
+    config.pluginmanager.register(collector, "exchange_chaos_report")
+
+
+def _writable_path(config: pytest.Config, name: str) -> Path | None:
+    option = config.getoption(name, None)
+    raw = option or config.getini(name)
+    if not raw:
+        return None
+    text = str(raw)
+    spelled = f"--{name.replace('_', '-')}={text}" if option else f"ini {name} = {text}"
+    if name == "chaos_timeline" and Path(text).suffix.lower() not in TIMELINE_SUFFIXES:
+        raise pytest.UsageError(
+            f"{spelled}: the timeline is drawn as .svg or as an .html page; write e.g. "
+            + ("--chaos-timeline=chaos-timeline.svg" if option else "chaos_timeline = chaos-timeline.html")
+        )
+    path = Path(text)
+    if not path.is_absolute():
+        path = Path(str(config.invocation_params.dir)) / path
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".exchange-chaos-write-check-"):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "the file is read-only")
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise pytest.UsageError(
+            f"{spelled}: cannot write there ({reason}); write a file path in a writable directory"
+        ) from None
+    return path
 
 
 # -- one test's entry ---------------------------------------------------------------------------
@@ -199,22 +241,13 @@ class _ReportCollector:
         self.config = config
         self.outcomes: dict[str, str] = {}
         self.written: list[str] = []
+        self.paths: dict[str, Path | None] = {}
 
     def _entries(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.config.stash[ENTRIES_KEY]
         for entry in entries:
             entry["outcome"] = self.outcomes.get(entry["nodeid"], entry.get("outcome"))
         return entries
-
-    def _path(self, name: str) -> Path | None:
-        raw = self.config.getoption(name, None) or self.config.getini(name)
-        if not raw:
-            return None
-        path = Path(str(raw))
-        if not path.is_absolute():
-            path = Path(str(self.config.invocation_params.dir)) / path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
 
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -237,16 +270,29 @@ class _ReportCollector:
             return  # workers' entries reach the controller through their reports
         seed = session.config.stash[SEED_KEY]
         document = build_document(seed, self._entries())
-        report_path = self._path("chaos_report")
+        report_path = self.paths.get("chaos_report")
         if report_path is not None:
-            report_path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
-            self.written.append(f"report: {report_path}")
-        timeline_path = self._path("chaos_timeline")
+            try:
+                report_path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+                self.written.append(f"report: {report_path}")
+            except OSError as exc:
+                self._not_written(session, f"report NOT written to {report_path}: {exc}")
+        timeline_path = self.paths.get("chaos_timeline")
         if timeline_path is not None:
             from pytest_exchange_chaos import timeline
 
-            timeline.write(document, timeline_path)
-            self.written.append(f"timeline: {timeline_path}")
+            try:
+                timeline.write(document, timeline_path)
+                self.written.append(f"timeline: {timeline_path}")
+            except OSError as exc:
+                self._not_written(session, f"timeline NOT written to {timeline_path}: {exc}")
+
+    def _not_written(self, session: pytest.Session, line: str) -> None:
+        # The disk filled up or the directory went away during the run: say so in the summary,
+        # which still prints, and fail the run, whose report a CI job would look for in vain.
+        self.written.append(line)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     # Outermost, so the summary comes after pytest's own short summary: the run ends with it.
     @pytest.hookimpl(wrapper=True, tryfirst=True)

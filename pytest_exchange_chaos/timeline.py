@@ -385,9 +385,17 @@ def render_html(document: dict[str, Any]) -> str:
     )
 
 
+_SUFFIXES = (".svg", ".html", ".htm")
+
+
 def write(document: dict[str, Any], path: Path) -> None:
-    """Write the timeline to ``path``: HTML for ``.html``/``.htm``, SVG otherwise."""
-    html = path.suffix.lower() in (".html", ".htm")
+    """Write the timeline to ``path``: SVG for ``.svg``, a page around it for ``.html``/``.htm``."""
+    suffix = path.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ValueError(
+            f"timeline path {str(path)!r}: write a .svg or an .html path, e.g. chaos-timeline.svg"
+        )
+    html = suffix != ".svg"
     path.write_text(render_html(document) if html else render_svg(document), encoding="utf-8")
 
 
@@ -396,7 +404,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m pytest_exchange_chaos.timeline REPORT.json OUTPUT.svg|.html", file=sys.stderr)
         return 2
-    document = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    if Path(args[1]).suffix.lower() not in _SUFFIXES:
+        print(f"{args[1]}: write a .svg or an .html path, e.g. chaos-timeline.svg", file=sys.stderr)
+        return 2
+    try:
+        document = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"{args[0]}: not a chaos report ({exc})", file=sys.stderr)
+        return 2
     write(document, Path(args[1]))
     return 0
 

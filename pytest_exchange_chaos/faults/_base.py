@@ -8,7 +8,9 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import get_args
 
+from pytest_exchange_chaos._durations import parse_duration, shown
 from pytest_exchange_chaos.outcome import ClientTimeouts, NetworkFailure, Outcome
 from pytest_exchange_chaos.venues.base import ExchangeRequest, Venue, VenueReply
 
@@ -46,6 +48,36 @@ def reason_phrase(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return _EXTRA_REASONS.get(status, "Unknown")
+
+
+# Statuses whose answer has no body: a client would drop the fault's body without a word.
+_BODILESS = (204, 205, 304)
+
+
+def _check_name(owner: str, argument: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}({argument}={shown(value)}): write a name as a string, e.g. 'bad_gateway'")
+    if not value.strip():
+        raise ValueError(f"{owner}({argument}={value!r}): write a non-empty name, e.g. 'bad_gateway'")
+
+
+def _check_status(owner: str, status: object, body: bytes | None = None) -> int:
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise TypeError(f"{owner}(status={shown(status)}): write an HTTP status as a whole number, e.g. 502")
+    if not 200 <= status <= 599:
+        raise ValueError(
+            f"{owner}(status={shown(status)}): an exchange's answer has a status from 200 to 599, e.g. 502"
+        )
+    if body and status in _BODILESS:
+        raise ValueError(f"{owner}(status={status}): a {status} answer carries no body; use another status")
+    return status
+
+
+def _check_header_text(owner: str, what: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}({what}): header names and values are strings, not {shown(value)}")
+    if any(ch in value for ch in "\r\n\0"):
+        raise ValueError(f"{owner}({what}={shown(value)}): a header cannot hold a line break or NUL")
 
 
 @dataclass(frozen=True)
@@ -86,6 +118,20 @@ class HttpFault(Fault):
     headers: Mapping[str, str] = field(default_factory=dict)
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        _check_name("HttpFault", "name", self.name)
+        if not isinstance(self.body, bytes):
+            raise TypeError(f"HttpFault(body={shown(self.body)}): write the body as bytes, e.g. b'<html>...'")
+        _check_status("HttpFault", self.status, self.body)
+        if not isinstance(self.headers, Mapping):
+            raise TypeError(
+                f"HttpFault(headers={shown(self.headers)}): write a dict, e.g. {{'Retry-After': '60'}}"
+            )
+        for key, value in self.headers.items():
+            _check_header_text("HttpFault", f"headers={{{shown(key)}: ...}}", key)
+            _check_header_text("HttpFault", f"headers={{{shown(key)}: {shown(value)}}}", value)
+        _check_header_text("HttpFault", "reason", self.reason)
+
     def outcome(self, context: FaultContext) -> Outcome:
         return Outcome(
             status=self.status,
@@ -107,6 +153,27 @@ class ExchangeErrorFault(Fault):
     status: int | None = None
     """Override the HTTP status the venue would use for this code."""
     name: str = "exchange_error"
+
+    def __post_init__(self) -> None:
+        code = self.code
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise TypeError(
+                f"exchange_error(code={shown(code)}): write the exchange's error code as a whole number, "
+                "e.g. -2019 (Binance) or 10006 (Bybit)"
+            )
+        if code == 0 or not -(2**31) <= code < 2**31:
+            raise ValueError(
+                f"exchange_error(code={shown(code)}): write an error code such as -2019 (Binance) or "
+                "10006 (Bybit); 0 is success, and codes fit in 32 bits"
+            )
+        if not isinstance(self.message, str):
+            raise TypeError(
+                f"exchange_error(msg={shown(self.message)}): write the exchange's message as a string, "
+                "e.g. 'Margin is insufficient.'"
+            )
+        if self.status is not None:
+            _check_status("exchange_error", self.status)
+        _check_name("exchange_error", "name", self.name)
 
     def outcome(self, context: FaultContext) -> Outcome:
         reply = context.venue.error_reply(self.code, self.message)
@@ -134,6 +201,12 @@ class NetworkFault(Fault):
     name: str
     kind: NetworkFailure
 
+    def __post_init__(self) -> None:
+        _check_name("NetworkFault", "name", self.name)
+        kinds = get_args(NetworkFailure)
+        if self.kind not in kinds:
+            raise ValueError(f"NetworkFault(kind={shown(self.kind)}): write one of {', '.join(kinds)}")
+
     def outcome(self, context: FaultContext) -> Outcome:
         delay = 0.0
         kind = self.kind
@@ -156,6 +229,11 @@ class Latency(Fault):
     seconds: float
     name: str = "latency"
     executes: bool = True
+
+    def __post_init__(self) -> None:
+        # frozen: the parsed seconds go in the way dataclasses themselves set fields.
+        object.__setattr__(self, "seconds", parse_duration(self.seconds, what="latency seconds"))
+        _check_name("Latency", "name", self.name)
 
     def outcome(self, context: FaultContext) -> Outcome:
         deadline, kind = context.timeouts.read_deadline
@@ -201,6 +279,23 @@ class Ghost(Fault):
     inner: Fault
     label: str | None = None
     executes: bool = True
+
+    def __post_init__(self) -> None:
+        inner = self.inner
+        if not isinstance(inner, Fault):
+            raise TypeError(f"ghost() wraps a fault, e.g. ghost(faults.bad_gateway()), not {shown(inner)}")
+        if isinstance(inner, Ghost):
+            raise ValueError(
+                f"ghost({inner.name}) is already a ghost: the exchange executes the request once; "
+                "write ghost(faults.bad_gateway()) around the plain fault"
+            )
+        if inner.executes:
+            raise ValueError(
+                f"ghost({inner.name}): {inner.name} already lets the exchange execute the request, "
+                "so ghost() adds nothing; use it alone"
+            )
+        if self.label is not None:
+            _check_name("Ghost", "label", self.label)
 
     @property
     def name(self) -> str:  # type: ignore[override]

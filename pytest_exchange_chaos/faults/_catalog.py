@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_exchange_chaos._durations import Duration, parse_duration
+from pytest_exchange_chaos._durations import Duration, parse_duration, shown
 from pytest_exchange_chaos.faults._base import (
     ExchangeErrorFault,
     Fault,
@@ -68,8 +68,8 @@ def internal_server_error() -> Fault:
 
 def cloudflare(code: int = 520) -> Fault:
     """A Cloudflare edge error, 520 to 526, with the plain body Cloudflare sends API clients."""
-    if not isinstance(code, int) or not 520 <= code <= 526:
-        raise ValueError(f"cloudflare(code={code!r}): Cloudflare's origin errors are 520 to 526")
+    if isinstance(code, bool) or not isinstance(code, int) or not 520 <= code <= 526:
+        raise ValueError(f"cloudflare(code={shown(code)}): Cloudflare's origin errors are 520 to 526")
     return HttpFault(
         f"cloudflare_{code}",
         code,
@@ -83,6 +83,7 @@ def cloudflare(code: int = 520) -> Fault:
 
 
 def _retry_after(retry_after: Duration) -> str:
+    # Retry-After carries whole seconds (RFC 9110); parse_duration keeps it finite and below a year.
     return str(round(parse_duration(retry_after, what="retry_after")))
 
 
@@ -115,7 +116,8 @@ def ip_banned(retry_after: Duration = 120) -> Fault:
 
 
 def exchange_error(code: int, msg: str, *, status: int | None = None) -> Fault:
-    """The venue's own error body for ``code`` (each venue renders it its own way)."""
+    """The venue's own error body for ``code`` (each venue renders it its own way); ``status``
+    overrides the HTTP status the venue would answer with (200 to 599)."""
     return ExchangeErrorFault(code=code, message=msg, status=status)
 
 
@@ -151,6 +153,4 @@ def malformed_body() -> Fault:
 
 def ghost(fault: Fault) -> Fault:
     """The exchange executes the request, the client receives ``fault``: a retry places it twice."""
-    if not isinstance(fault, Fault):
-        raise TypeError(f"ghost() wraps a fault, e.g. ghost(faults.bad_gateway()), not {fault!r}")
     return Ghost(fault)

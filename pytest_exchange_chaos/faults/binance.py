@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_exchange_chaos._durations import shown
 from pytest_exchange_chaos.faults._base import ExchangeErrorFault, Fault, Ghost
 
 __all__ = [
@@ -15,6 +16,11 @@ __all__ = [
 def unknown_execution_status(*, executed: bool = True) -> Fault:
     """-1007: "Timeout waiting for response from backend server. Send status unknown; execution
     status unknown." The order may well have been placed: by default the venue executes it."""
+    if not isinstance(executed, bool):
+        raise TypeError(
+            f"unknown_execution_status(executed={shown(executed)}): write executed=True (the exchange "
+            "placed the order) or executed=False"
+        )
     error = ExchangeErrorFault(
         code=-1007,
         message="Timeout waiting for response from backend server. Send status unknown; "
