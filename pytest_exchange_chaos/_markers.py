@@ -69,6 +69,12 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             raise _usage(item, str(exc)) from None
 
     allow_hosts = options.get("allow_hosts", ())
+    if allow_hosts == "*":
+        raise _usage(
+            item,
+            "exchange_chaos(allow_hosts='*') would let this test reach every host no venue serves; "
+            "if that is really meant, spell it out as allow_hosts=('*',)",
+        )
     if isinstance(allow_hosts, str):
         allow_hosts = (allow_hosts,)
     if not isinstance(allow_hosts, (list, tuple)) or not all(isinstance(h, str) for h in allow_hosts):
@@ -76,6 +82,12 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             item,
             f"exchange_chaos(allow_hosts={allow_hosts!r}): write host names, e.g. allow_hosts=['localhost']",
         )
+    if allow_hosts:
+        from pytest_exchange_chaos._network_guard import allow_hosts_problem
+
+        problem = allow_hosts_problem(allow_hosts)
+        if problem is not None:
+            raise _usage(item, f"exchange_chaos(allow_hosts={allow_hosts!r}): {problem}")
 
     budgets: dict[str, Budget] = {}
     for marker in item.iter_markers("retry_budget"):

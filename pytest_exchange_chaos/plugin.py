@@ -108,6 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", CHAOS_HELP)
     config.addinivalue_line("markers", BUDGET_HELP)
     config.stash[SEED_KEY] = _resolve_seed(config)
+    _check_allowed_hosts(config)
     report.configure(config)
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistSeed(), "exchange_chaos_xdist")
@@ -121,10 +122,50 @@ class _XdistSeed:
         node.workerinput["chaos_seed"] = node.config.stash[SEED_KEY]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _check_allowed_hosts(config: pytest.Config) -> None:
+    sources = (
+        ("--chaos-allow-host", config.getoption("chaos_allow_hosts") or []),
+        ("the ini's chaos_allow_hosts", config.getini("chaos_allow_hosts")),
+    )
+    for where, hosts in sources:
+        if not hosts:
+            continue
+        from pytest_exchange_chaos._network_guard import allow_hosts_problem
+
+        problem = allow_hosts_problem(hosts)
+        if problem is not None:
+            raise pytest.UsageError(f"{where}: {problem}")
+
+
+def _everywhere_warning(where: str) -> str:
+    return (
+        f"exchange-chaos: WARNING: {where} lets chaos tests reach ANY host no venue serves, "
+        "for real: nothing stops a request to an exchange's other hosts"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     seed = config.stash[SEED_KEY]
     clients = ", ".join(available_transports()) or "none installed"
-    return f"exchange-chaos: seed={seed} (repeat with --chaos-seed={seed}); clients: {clients}"
+    lines = [f"exchange-chaos: seed={seed} (repeat with --chaos-seed={seed}); clients: {clients}"]
+    if "*" in (config.getoption("chaos_allow_hosts") or ()):
+        lines.append(_everywhere_warning("--chaos-allow-host='*'"))
+    if "*" in config.getini("chaos_allow_hosts"):
+        lines.append(_everywhere_warning("chaos_allow_hosts = * (ini)"))
+    return lines
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    # A marker's allow_hosts=("*",) is read at collection, after the header is printed.
+    everywhere = [
+        item.nodeid
+        for item in items
+        if (settings := item.stash.get(SETTINGS_KEY, None)) is not None and settings.allow_hosts == ("*",)
+    ]
+    if not everywhere:
+        return []
+    listed = ", ".join(everywhere[:3]) + (f" and {len(everywhere) - 3} more" if len(everywhere) > 3 else "")
+    return [_everywhere_warning(f"allow_hosts=('*',) on {len(everywhere)} test(s) ({listed})")]
 
 
 def _uses_chaos(item: pytest.Item) -> bool:
