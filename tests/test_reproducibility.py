@@ -267,8 +267,10 @@ import pytest
 @pytest.mark.exchange_chaos(expect_requests=False)
 async def test_chaos_leaves_a_timer_behind(exchange_chaos):
     loop = asyncio.get_running_loop()
-    loop.call_later(0.2, FIRED.append, "left behind")
+    # Due 0.2 s after the test ends: it outlives the test, on the chaos clock's far-ahead base.
+    loop.call_later(3600.2, FIRED.append, "left behind")
     await asyncio.sleep(3600)
+    assert FIRED == []
 
 FIRED = []
 
