@@ -9,14 +9,17 @@ from typing import Any
 import pytest
 
 from pytest_exchange_chaos import profiles
+from pytest_exchange_chaos._durations import shown
+from pytest_exchange_chaos._seeds import MAX_SEED
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.clock import ClockMode
 from pytest_exchange_chaos.schedule import Schedule, flatten_schedules
-from pytest_exchange_chaos.venues.base import INTENTS
+from pytest_exchange_chaos.venues.base import INTENTS, Venue
 
-__all__ = ["ChaosSettings", "read_settings"]
+__all__ = ["ChaosSettings", "read_settings", "venue_classes"]
 
-_CHAOS_KWARGS = ("seed", "profile", "clock", "allow_hosts")
+_CHAOS_KWARGS = ("seed", "profile", "clock", "allow_hosts", "expect_requests")
+_VENUE_IDS_KEY = pytest.StashKey[frozenset[str]]()
 _CLOCKS: tuple[ClockMode, ...] = ("virtual", "real")
 
 
@@ -27,6 +30,43 @@ class ChaosSettings:
     clock: ClockMode = "virtual"
     budgets: Mapping[str, Budget] = field(default_factory=dict)
     allow_hosts: tuple[str, ...] = ()
+    expect_requests: bool = True
+    """False for a test that only inspects the venues: it may end without a single request."""
+
+
+def venue_classes(config: pytest.Config) -> list[type[Venue]]:
+    """The built-in venues, with those of ``pytest_exchange_chaos_venues`` replacing or adding."""
+    from pytest_exchange_chaos.venues import builtin_venues
+
+    by_id: dict[str, type[Venue]] = {cls.id: cls for cls in builtin_venues()}
+    for result in config.hook.pytest_exchange_chaos_venues(config=config):
+        for cls in result or ():
+            if not (isinstance(cls, type) and issubclass(cls, Venue)):
+                raise pytest.UsageError(
+                    f"pytest_exchange_chaos_venues returned {cls!r}; return subclasses of "
+                    "pytest_exchange_chaos.venues.Venue (the class, not an instance)"
+                )
+            by_id[cls.id] = cls
+    return list(by_id.values())
+
+
+def _check_venues(item: pytest.Item, schedules: list[Schedule]) -> None:
+    named = [s for s in schedules if s.matcher.venue is not None]
+    if not named:
+        return
+    known = item.config.stash.get(_VENUE_IDS_KEY, None)
+    if known is None:
+        known = frozenset(cls.id for cls in venue_classes(item.config))
+        item.config.stash[_VENUE_IDS_KEY] = known
+    for schedule in named:
+        unknown = sorted((schedule.matcher.venue or frozenset()) - known)
+        if unknown:
+            raise _usage(
+                item,
+                f"{schedule!r}: venue {', '.join(map(repr, unknown))} is no venue; write a ccxt id: "
+                f"{', '.join(map(repr, sorted(known)))} (a venue of your own comes from the "
+                "pytest_exchange_chaos_venues hook)",
+            )
 
 
 def _usage(item: pytest.Item, message: str) -> pytest.UsageError:
@@ -54,15 +94,23 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             options.setdefault(key, value)
 
     seed = options.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise _usage(item, f"exchange_chaos(seed={seed!r}): write a whole number, e.g. seed=7")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED
+    ):
+        raise _usage(
+            item,
+            f"exchange_chaos(seed={shown(seed)}): write a whole number, e.g. seed=7 "
+            f"(from 0 to {MAX_SEED})",
+        )
     clock = options.get("clock", "virtual")
     if clock not in _CLOCKS:
-        raise _usage(item, f"exchange_chaos(clock={clock!r}): write clock='virtual' or clock='real'")
+        raise _usage(item, f"exchange_chaos(clock={shown(clock)}): write clock='virtual' or clock='real'")
     profile = options.get("profile")
     if profile is not None:
         if not isinstance(profile, str):
-            raise _usage(item, f"exchange_chaos(profile={profile!r}): write a profile's name as a string")
+            raise _usage(
+                item, f"exchange_chaos(profile={shown(profile)}): write a profile's name as a string"
+            )
         try:
             schedules.extend(profiles.get(profile))
         except ValueError as exc:
@@ -89,6 +137,15 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
         if problem is not None:
             raise _usage(item, f"exchange_chaos(allow_hosts={allow_hosts!r}): {problem}")
 
+    expect_requests = options.get("expect_requests", True)
+    if not isinstance(expect_requests, bool):
+        raise _usage(
+            item,
+            f"exchange_chaos(expect_requests={expect_requests!r}): write expect_requests=False for a "
+            "test that may send no request (it only inspects the venues), or leave it out",
+        )
+    _check_venues(item, schedules)
+
     budgets: dict[str, Budget] = {}
     for marker in item.iter_markers("retry_budget"):
         if marker.args:
@@ -106,7 +163,8 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
                 )
             if not isinstance(budget, Budget):
                 raise _usage(
-                    item, f"retry_budget({intent}={budget!r}): write {intent}=Budget(attempts=5, seconds=60)"
+                    item,
+                    f"retry_budget({intent}={shown(budget)}): write {intent}=Budget(attempts=5, seconds=60)",
                 )
             budgets.setdefault(intent, budget)
-    return ChaosSettings(tuple(schedules), seed, clock, budgets, tuple(allow_hosts))
+    return ChaosSettings(tuple(schedules), seed, clock, budgets, tuple(allow_hosts), expect_requests)

@@ -8,32 +8,19 @@ from collections.abc import Generator, Iterator
 import pytest
 
 from pytest_exchange_chaos import report, session
-from pytest_exchange_chaos._markers import read_settings
+from pytest_exchange_chaos._markers import ChaosSettings, read_settings, venue_classes
 from pytest_exchange_chaos._network_guard import refusal_message
 from pytest_exchange_chaos._redact import redact_report
 from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.engine import FaultDecider, FaultObserver
 from pytest_exchange_chaos.faults import Fault
-from pytest_exchange_chaos.venues import Venue, builtin_venues
 from pytest_exchange_chaos.venues.base import Call, ExchangeRequest
 
 __all__ = ["ChaosTestHooks", "chaos_session"]
 
 _CHECKED_KEY = pytest.StashKey[bool]()
-
-
-def _venue_classes(config: pytest.Config) -> list[type[Venue]]:
-    by_id: dict[str, type[Venue]] = {cls.id: cls for cls in builtin_venues()}
-    for result in config.hook.pytest_exchange_chaos_venues(config=config):
-        for cls in result or ():
-            if not (isinstance(cls, type) and issubclass(cls, Venue)):
-                raise pytest.UsageError(
-                    f"pytest_exchange_chaos_venues returned {cls!r}; return subclasses of "
-                    "pytest_exchange_chaos.venues.Venue (the class, not an instance)"
-                )
-            by_id[cls.id] = cls
-    return list(by_id.values())
+_BODY_FAILED_KEY = pytest.StashKey[bool]()
 
 
 def _hook_deciders(config: pytest.Config, controller: list[ChaosController]) -> list[FaultDecider]:
@@ -64,7 +51,11 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
     """Run one test's chaos session with the settings its markers, options and hooks give."""
     item = request.node
     config = request.config
-    settings = item.stash.get(SETTINGS_KEY, None) or read_settings(item)
+    settings = item.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        # Requested at run time (no marker, or request.getfixturevalue): the checks after the
+        # body read the same settings.
+        settings = item.stash[SETTINGS_KEY] = read_settings(item)
     # Hooks are handed the controller, which exists only once the session has started.
     holder: list[ChaosController] = []
     with session.chaos_session(
@@ -73,7 +64,7 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         pinned_seed=settings.seed is not None,
         name=item.nodeid,
         clock=settings.clock,
-        venues=_venue_classes(config),
+        venues=venue_classes(config),
         deciders=_hook_deciders(config, holder),
         observers=_hook_observers(config, holder),
         allowed_hosts=(
@@ -88,7 +79,7 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         if not item.stash.get(_CHECKED_KEY, False):
             # The fixture was requested from the test body, after the call hook had started: the
             # checks that hook makes happen here instead, and fail the test's teardown.
-            _check_after_body(item, controller)
+            _check_after_body(item, controller, body_failed=item.stash.get(_BODY_FAILED_KEY, False))
 
 
 class ChaosTestHooks:
@@ -104,6 +95,8 @@ class ChaosTestHooks:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         test_report = yield
+        if call.when == "call":
+            item.stash[_BODY_FAILED_KEY] = test_report.failed
         controller = item.stash.get(CONTROLLER_KEY, None)
         if controller is not None and (test_report.longrepr is not None or test_report.sections):
             # The bot's HTTP stack holds its API key and signatures in locals that -l, junit.xml
@@ -125,10 +118,14 @@ def _checked_call(item: pytest.Item) -> Generator[None, object, object]:
     return result
 
 
-def _check_after_body(item: pytest.Item, controller: ChaosController) -> None:
+def _check_after_body(item: pytest.Item, controller: ChaosController, *, body_failed: bool = False) -> None:
     _check_guard(controller)
-    settings = item.stash.get(SETTINGS_KEY, None)
-    if settings is not None and settings.budgets:
+    settings = item.stash.get(SETTINGS_KEY, None) or ChaosSettings()
+    if not body_failed:
+        # A body that already failed has told its story; what it did not get to send is no news.
+        _check_something_was_sent(controller, settings)
+        _check_schedules_fired(controller)
+    if settings.budgets:
         breaches = controller.budget_breaches(settings.budgets)
         if breaches:
             pytest.fail(
@@ -136,6 +133,32 @@ def _check_after_body(item: pytest.Item, controller: ChaosController) -> None:
                 + "\n\n".join(breaches),
                 pytrace=False,
             )
+
+
+def _check_something_was_sent(controller: ChaosController, settings: ChaosSettings) -> None:
+    if controller.requests_sent or not settings.expect_requests:
+        return
+    scheduled = controller.schedules
+    waiting = f" ({len(scheduled)} schedule(s) waited for it)" if scheduled else ""
+    pytest.fail(
+        f"the bot sent nothing: this chaos test ended without a single request reaching the "
+        f"simulated exchanges{waiting}, so it tested nothing. Did you forget to await the bot's "
+        "coroutine, or build the exchange outside the test? A test that only inspects the venues "
+        "says so with @pytest.mark.exchange_chaos(expect_requests=False).",
+        pytrace=False,
+    )
+
+
+def _check_schedules_fired(controller: ChaosController) -> None:
+    unfired = controller.unfired_schedules()
+    if not unfired:
+        return
+    count = f"{len(unfired)} schedule(s)" if len(unfired) > 1 else "a schedule"
+    pytest.fail(
+        f"{count} never injected a fault (seed {controller.seed}), so the test did not test "
+        "what it claims:\n\n" + "\n\n".join(str(u) for u in unfired),
+        pytrace=False,
+    )
 
 
 def _check_guard(controller: ChaosController) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration
+from pytest_exchange_chaos._never_fired import UnfiredSchedule, explain
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.engine import ChaosEngine, UnservedRequest
 from pytest_exchange_chaos.journal import JournalRecord, Operation, group_operations
-from pytest_exchange_chaos.schedule import Schedule
+from pytest_exchange_chaos.schedule import Schedule, flatten_schedules
 from pytest_exchange_chaos.venues.base import INTENTS, Intent, Venue
 
 __all__ = ["ChaosController"]
@@ -30,8 +31,18 @@ class ChaosController:
     # -- inputs -------------------------------------------------------------------------------
 
     def add(self, *schedules: Schedule) -> None:
-        """Add waves and bursts mid-test; wave times still count from the test's start."""
-        self._engine.schedule.add(*schedules)
+        """Add waves and bursts mid-test; wave times still count from the test's start. Like the
+        marker's, each required one must inject a fault before the test ends."""
+        flat = flatten_schedules(schedules, where="add()")
+        known = [venue.id for venue in self._engine.venues]
+        for schedule in flat:
+            unknown = sorted((schedule.matcher.venue or frozenset()) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"{schedule!r}: venue {', '.join(map(repr, unknown))} is no venue of this test; "
+                    f"write a ccxt id: {', '.join(map(repr, known))}"
+                )
+        self._engine.schedule.add(*flat)
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
@@ -72,7 +83,30 @@ class ChaosController:
         """Requests the guard refused: no venue serves their host and it was not allowed."""
         return list(self._engine.unserved)
 
+    @property
+    def requests_sent(self) -> int:
+        """Requests that reached the simulated exchanges or the guard: served, faulted or refused."""
+        return len(self._engine.journal) + len(self._engine.unserved)
+
     # -- verdicts -----------------------------------------------------------------------------
+
+    def unfired_schedules(self) -> list[UnfiredSchedule]:
+        """The required waves and bursts (a profile or a replayed log counting as one) that
+        injected no fault so far, each with why and how to fix it (``str()`` of each). The
+        plugin fails a test that ends with any; a script can check the same."""
+        run = self._engine.schedule
+        journal = self._engine.journal
+        return [
+            explain(
+                tallies,
+                journal,
+                now=self.now(),
+                venues=[venue.id for venue in self._engine.venues],
+                seed=self.seed,
+                requests_scheduled=run.requests,
+            )
+            for tallies in run.unfired()
+        ]
 
     def budget_breaches(self, budgets: Mapping[str, Budget]) -> list[str]:
         """Every operation of a budgeted intent that broke its budget, as report paragraphs."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_exchange_chaos import faults
-from pytest_exchange_chaos._durations import Duration, parse_duration
-from pytest_exchange_chaos.schedule import Schedule, Wave
+from pytest_exchange_chaos._durations import Duration, parse_duration, shown
+from pytest_exchange_chaos.schedule import Schedule, Wave, grouped
 from pytest_exchange_chaos.venues.base import Intent
 
 __all__ = [
@@ -32,8 +32,44 @@ __all__ = [
 ORDER_PLACEMENT: tuple[Intent, ...] = ("entry", "exit", "stop_loss", "take_profit")
 """The intents of requests that place an order: the ones a gateway outage costs money on."""
 
+MAX_FLAPS = 20_000
+"""The most outages ``flapping_gateway`` cuts (a week of one-minute flaps is 10,080): every
+request looks through every wave, so more would slow the whole test to a crawl."""
 
-def binance_502_day(rate: float = 0.5) -> list[Schedule]:
+
+def _rate(rate: object, profile: str) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
+        raise ValueError(
+            f"{profile}(rate={shown(rate)}): write the share of requests to fail, above 0.0 and at "
+            "most 1.0, e.g. rate=0.5"
+        )
+    return float(rate)
+
+
+def _length(value: Duration, profile: str, argument: str) -> float:
+    seconds = parse_duration(value, what=f"{profile} {argument}")
+    if seconds == 0:
+        raise ValueError(
+            f"{profile}({argument}={shown(value)}) is empty: write a positive duration, e.g. '5m'"
+        )
+    return seconds
+
+
+def _profile(name: str, required: bool, waves: list[Schedule]) -> list[Schedule]:
+    # A profile is one fault story: the test fails if none of its waves injects a fault, while
+    # each wave alone may stay quiet (a short test meets only the first flap of a flapping
+    # gateway). ``required=False`` makes the whole story optional.
+    if not isinstance(required, bool):
+        raise TypeError(
+            f"{name}(required={required!r}): write required=True (the test fails if the profile "
+            "injects no fault) or required=False (a deliberately optional profile)"
+        )
+    for wave in waves:
+        wave.required = required
+    return grouped(waves, f"profiles.{name}()")
+
+
+def binance_502_day(rate: float = 0.5, *, required: bool = True) -> list[Schedule]:
     """The day this project exists for, on the clock of a bot started at 05:15.
 
     Binance USD-M's gateway answered order placement with ``502 Bad Gateway`` 3 times in the
@@ -41,12 +77,14 @@ def binance_502_day(rate: float = 0.5) -> list[Schedule]:
     in between. Each wave hits a share ``rate`` of the order requests sent in its minute, up to
     the log's count. The day ends at 12:37 (7 h 22 min after the start): run the bot that long.
     """
+    rate = _rate(rate, "binance_502_day")
     bad_gateway = faults.bad_gateway()
-    return [
+    waves: list[Schedule] = [
         Wave("4h36m", "1m", bad_gateway, rate=rate, limit=3, intent=ORDER_PLACEMENT, venue="binanceusdm"),
         Wave("7h01m", "1m", bad_gateway, rate=rate, limit=21, intent=ORDER_PLACEMENT, venue="binanceusdm"),
         Wave("7h07m", "1m", bad_gateway, rate=rate, limit=35, intent=ORDER_PLACEMENT, venue="binanceusdm"),
     ]
+    return _profile("binance_502_day", required, waves)
 
 
 def flapping_gateway(
@@ -56,6 +94,7 @@ def flapping_gateway(
     period: Duration = "5m",
     down: Duration = "30s",
     rate: float = 1.0,
+    required: bool = True,
 ) -> list[Schedule]:
     """A gateway that goes down and comes back: ``502 Bad Gateway`` for ``down`` seconds out of
     every ``period``, from ``start`` for ``duration``, on every request of every venue.
@@ -65,13 +104,20 @@ def flapping_gateway(
     position opened just before an outage whose stop is sent during it.
     """
     first = parse_duration(start, what="flapping_gateway start")
-    total = parse_duration(duration, what="flapping_gateway duration")
+    total = _length(duration, "flapping_gateway", "duration")
     cycle = parse_duration(period, what="flapping_gateway period")
     outage = parse_duration(down, what="flapping_gateway down")
+    rate = _rate(rate, "flapping_gateway")
     if cycle <= 0 or not 0 < outage <= cycle:
         raise ValueError(
-            f"flapping_gateway(period={period!r}, down={down!r}): the gateway must be down for part "
-            "of each period, e.g. period='5m', down='30s'"
+            f"flapping_gateway(period={shown(period)}, down={shown(down)}): the gateway must be down "
+            "for part of each period, e.g. period='5m', down='30s'"
+        )
+    if total / cycle > MAX_FLAPS:
+        raise ValueError(
+            f"flapping_gateway(duration={shown(duration)}, period={shown(period)}) makes "
+            f"{total / cycle:,.0f} outages; at most {MAX_FLAPS:,}: lengthen the period or shorten "
+            "the duration"
         )
     bad_gateway = faults.bad_gateway()
     waves: list[Schedule] = []
@@ -79,7 +125,7 @@ def flapping_gateway(
     while offset < total:
         waves.append(Wave(first + offset, min(outage, total - offset), bad_gateway, rate=rate))
         offset += cycle
-    return waves
+    return _profile("flapping_gateway", required, waves)
 
 
 def rate_limit_storm(
@@ -89,6 +135,7 @@ def rate_limit_storm(
     ban: Duration = "2m",
     rate: float = 0.5,
     retry_after: Duration = 30,
+    required: bool = True,
 ) -> list[Schedule]:
     """Binance's rate limiter, then its ban: from ``start`` for ``duration`` a share ``rate`` of
     all requests get ``429 Too Many Requests`` (``Retry-After: retry_after``); then for ``ban``
@@ -99,25 +146,32 @@ def rate_limit_storm(
     ``Retry-After``, and bots that have no way to stand still for the length of a ban.
     """
     storm_start = parse_duration(start, what="rate_limit_storm start")
-    storm = parse_duration(duration, what="rate_limit_storm duration")
-    return [
+    storm = _length(duration, "rate_limit_storm", "duration")
+    _length(ban, "rate_limit_storm", "ban")
+    rate = _rate(rate, "rate_limit_storm")
+    waves: list[Schedule] = [
         Wave(storm_start, storm, faults.rate_limited(retry_after=retry_after), rate=rate),
         Wave(storm_start + storm, ban, faults.ip_banned(retry_after=ban)),
     ]
+    return _profile("rate_limit_storm", required, waves)
 
 
-def maintenance_window(start: Duration = "10m", duration: Duration = "30m") -> list[Schedule]:
+def maintenance_window(
+    start: Duration = "10m", duration: Duration = "30m", *, required: bool = True
+) -> list[Schedule]:
     """Scheduled exchange maintenance: every request to every venue gets ``503 Service
     Unavailable`` from ``start`` for ``duration``, market data and account calls included.
 
     What it finds: bots that crash or spin instead of waiting, and stop-losses that a bot
     "fixes" after the window by re-placing them twice.
     """
-    return [Wave(start, duration, faults.service_unavailable())]
+    parse_duration(start, what="maintenance_window start")
+    _length(duration, "maintenance_window", "duration")
+    return _profile("maintenance_window", required, [Wave(start, duration, faults.service_unavailable())])
 
 
 def unknown_execution_status(
-    start: Duration = "1m", duration: Duration = "10m", *, rate: float = 0.3
+    start: Duration = "1m", duration: Duration = "10m", *, rate: float = 0.3, required: bool = True
 ) -> list[Schedule]:
     """Orders whose fate the bot cannot know: from ``start`` for ``duration``, a share ``rate``
     of order placements come back as Binance's ``-1007`` ("execution status unknown") or as a
@@ -128,14 +182,17 @@ def unknown_execution_status(
     with ``exchange_chaos.assert_no_duplicate_orders()``. ``-1007`` is Binance's; on other venues
     the read timeouts alone do the damage.
     """
-    half = rate / 2
+    parse_duration(start, what="unknown_execution_status start")
+    _length(duration, "unknown_execution_status", "duration")
+    half = _rate(rate, "unknown_execution_status") / 2
     # The second wave draws only when the first did not fire, so it needs the conditional share
     # to make the two together hit ``rate`` of the orders.
     rest = 0.0 if half >= 1.0 else min(1.0, half / (1 - half))
-    return [
+    waves: list[Schedule] = [
         Wave(start, duration, faults.binance.unknown_execution_status(), rate=half, intent=ORDER_PLACEMENT),
         Wave(start, duration, faults.ghost(faults.read_timeout()), rate=rest, intent=ORDER_PLACEMENT),
     ]
+    return _profile("unknown_execution_status", required, waves)
 
 
 PROFILES: dict[str, Callable[[], list[Schedule]]] = {

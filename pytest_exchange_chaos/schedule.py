@@ -6,12 +6,23 @@ import fnmatch
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
-from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration
+from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration, shown
 from pytest_exchange_chaos.faults import Fault
 from pytest_exchange_chaos.venues.base import INTENTS, Call, Intent
 
-__all__ = ["Burst", "Matcher", "Schedule", "ScheduleRun", "Wave", "flatten_schedules"]
+__all__ = [
+    "Burst",
+    "Matcher",
+    "Schedule",
+    "ScheduleGroup",
+    "ScheduleRun",
+    "ScheduleTally",
+    "Wave",
+    "flatten_schedules",
+    "grouped",
+]
 
 _HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
@@ -22,9 +33,49 @@ def _as_set(value: str | Iterable[str] | None, what: str) -> frozenset[str] | No
     if isinstance(value, str):
         return frozenset({value})
     values = frozenset(value)
-    if not values or not all(isinstance(v, str) for v in values):
+    if not all(isinstance(v, str) for v in values):
         raise TypeError(f"{what} must be a string or a collection of strings, not {value!r}")
+    if not values:
+        raise ValueError(
+            f"{what}={value!r} is empty and would match nothing: name at least one, "
+            "or leave it out to match every request"
+        )
     return values
+
+
+class Requested(Protocol):
+    """What matchers read from a request: a venue's ``Call``, or a journal record."""
+
+    @property
+    def venue(self) -> str | None: ...
+    @property
+    def intent(self) -> str: ...
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def symbol(self) -> str | None: ...
+
+
+def _parse_endpoints(endpoint: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
+    texts = (endpoint,) if isinstance(endpoint, str) else tuple(endpoint)
+    if not texts:
+        raise ValueError(
+            f"endpoint={endpoint!r} is empty and would match nothing: name at least one "
+            '"METHOD /path", or leave it out to match every request'
+        )
+    parsed = []
+    for text in texts:
+        method, _, path = text.strip().partition(" ") if isinstance(text, str) else ("", "", "")
+        if method.upper() not in _HTTP_METHODS or not path.strip().startswith("/"):
+            raise ValueError(
+                f'endpoint={text!r} is not "METHOD /path": write e.g. '
+                'endpoint="POST /fapi/v1/order" (the path may be a glob such as "/fapi/*/order"), '
+                'or a list of them: endpoint=["POST /fapi/v1/order", "POST /fapi/v1/algoOrder"]'
+            )
+        pair = (method.upper(), path.strip())
+        if pair not in parsed:
+            parsed.append(pair)
+    return tuple(parsed)
 
 
 @dataclass(frozen=True)
@@ -32,7 +83,8 @@ class Matcher:
     """Which requests a wave or burst applies to; ``None`` matches everything."""
 
     intent: frozenset[str] | None = None
-    endpoint: tuple[str, str] | None = None
+    endpoint: tuple[tuple[str, str], ...] | None = None
+    """``(METHOD, path glob)`` pairs; a request matches if it matches any of them."""
     venue: frozenset[str] | None = None
     symbol: frozenset[str] | None = None
 
@@ -41,7 +93,7 @@ class Matcher:
         cls,
         *,
         intent: Intent | Iterable[Intent] | None = None,
-        endpoint: str | None = None,
+        endpoint: str | Iterable[str] | None = None,
         venue: str | Iterable[str] | None = None,
         symbol: str | Iterable[str] | None = None,
     ) -> Matcher:
@@ -49,15 +101,7 @@ class Matcher:
         if intents is not None and not intents <= set(INTENTS):
             unknown = ", ".join(sorted(intents - set(INTENTS)))
             raise ValueError(f"intent {unknown!r} is not one of: {', '.join(INTENTS)}")
-        parsed_endpoint = None
-        if endpoint is not None:
-            method, _, path = endpoint.strip().partition(" ")
-            if method.upper() not in _HTTP_METHODS or not path.startswith("/"):
-                raise ValueError(
-                    f'endpoint={endpoint!r} is not "METHOD /path": write e.g. '
-                    'endpoint="POST /fapi/v1/order" (the path may be a glob such as "/fapi/*/order")'
-                )
-            parsed_endpoint = (method.upper(), path.strip())
+        parsed_endpoint = None if endpoint is None else _parse_endpoints(endpoint)
         symbols = _as_set(symbol, "symbol")
         if symbols is not None:
             for sym in symbols:
@@ -68,25 +112,40 @@ class Matcher:
                     )
         return cls(intents, parsed_endpoint, _as_set(venue, "venue"), symbols)
 
-    def matches(self, call: Call) -> bool:
+    def matches(self, call: Requested) -> bool:
         if self.intent is not None and call.intent not in self.intent:
             return False
         if self.venue is not None and call.venue not in self.venue:
             return False
         if self.symbol is not None and call.symbol not in self.symbol:
             return False
-        if self.endpoint is not None:
-            method, _, path = call.endpoint.partition(" ")
-            if method != self.endpoint[0] or not fnmatch.fnmatchcase(path, self.endpoint[1]):
-                return False
-        return True
+        return self.endpoint is None or self.matches_endpoint(call.endpoint)
+
+    def matches_endpoint(self, endpoint: str) -> bool:
+        if self.endpoint is None:
+            return True
+        method, _, path = endpoint.partition(" ")
+        return any(method == m and fnmatch.fnmatchcase(path, glob) for m, glob in self.endpoint)
+
+    def mismatches(self, call: Requested) -> tuple[str, ...]:
+        """The matchers (``intent``, ``endpoint``, ``venue``, ``symbol``) that ``call`` misses."""
+        missed = []
+        if self.intent is not None and call.intent not in self.intent:
+            missed.append("intent")
+        if not self.matches_endpoint(call.endpoint):
+            missed.append("endpoint")
+        if self.venue is not None and call.venue not in self.venue:
+            missed.append("venue")
+        if self.symbol is not None and call.symbol not in self.symbol:
+            missed.append("symbol")
+        return tuple(missed)
 
     def describe(self) -> str:
         parts = []
         if self.intent is not None:
             parts.append("intent " + "/".join(sorted(self.intent)))
         if self.endpoint is not None:
-            parts.append(" ".join(self.endpoint))
+            parts.append(" or ".join(" ".join(pair) for pair in self.endpoint))
         if self.venue is not None:
             parts.append("on " + "/".join(sorted(self.venue)))
         if self.symbol is not None:
@@ -96,15 +155,46 @@ class Matcher:
 
 def _check_fault(fault: object, owner: str) -> Fault:
     if not isinstance(fault, Fault):
-        raise TypeError(f"{owner}(fault=...) takes a fault such as faults.bad_gateway(), not {fault!r}")
+        raise TypeError(f"{owner}(fault=...) takes a fault such as faults.bad_gateway(), not {shown(fault)}")
     return fault
+
+
+def _check_required(required: object, owner: str) -> bool:
+    if not isinstance(required, bool):
+        raise TypeError(
+            f"{owner}(required={required!r}): write required=True (the test fails if it never "
+            "injects a fault) or required=False (a deliberately optional fault)"
+        )
+    return required
+
+
+class ScheduleGroup:
+    """Schedules built together (a profile's waves, a replayed log) that must inject at least
+    one fault as a whole: each member alone may stay quiet."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def __repr__(self) -> str:
+        return self.label
+
+
+def grouped(schedules: Iterable[_S], label: str) -> list[_S]:
+    """Tie ``schedules`` into one group named ``label`` (e.g. ``"profiles.flapping_gateway()"``)."""
+    group = ScheduleGroup(label)
+    members = list(schedules)
+    for schedule in members:
+        schedule.group = group
+    return members
 
 
 class Wave:
     """From ``start`` for ``duration`` on the chaos clock, matching requests fail with ``fault``
     with probability ``rate``; ``limit`` caps how many fail (a log's count for that minute)."""
 
-    __slots__ = ("duration", "fault", "limit", "matcher", "rate", "start")
+    __slots__ = ("duration", "fault", "group", "limit", "matcher", "rate", "required", "start")
 
     def __init__(
         self,
@@ -114,21 +204,33 @@ class Wave:
         *,
         rate: float = 1.0,
         intent: Intent | Iterable[Intent] | None = None,
-        endpoint: str | None = None,
+        endpoint: str | Iterable[str] | None = None,
         venue: str | Iterable[str] | None = None,
         symbol: str | Iterable[str] | None = None,
         limit: int | None = None,
+        required: bool = True,
     ) -> None:
         self.start = parse_duration(start, what="Wave start")
         self.duration = parse_duration(duration, what="Wave duration")
+        if self.duration == 0:
+            raise ValueError(f"Wave duration={duration!r} never fires: write a positive duration, e.g. '1m'")
         self.fault = _check_fault(fault, "Wave")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
-            raise ValueError(f"Wave rate={rate!r}: write a probability between 0.0 and 1.0")
+        # A rate or a limit of 0 is a wave that never fires: a test carrying it would pass untested.
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
+            raise ValueError(
+                f"Wave rate={shown(rate)}: write a probability between 0.0 and 1.0, e.g. rate=0.5 "
+                "(rate=0 would never fire)"
+            )
         self.rate = float(rate)
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ValueError(f"Wave limit={limit!r}: write a whole number of faults, or None")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(
+                f"Wave limit={shown(limit)}: write a whole number of faults, at least 1, or None"
+            )
         self.limit = limit
         self.matcher = Matcher.build(intent=intent, endpoint=endpoint, venue=venue, symbol=symbol)
+        self.required = _check_required(required, "Wave")
+        """Whether the test fails when this wave never injects a fault (see ``ScheduleRun.unfired``)."""
+        self.group: ScheduleGroup | None = None
 
     @property
     def end(self) -> float:
@@ -136,16 +238,17 @@ class Wave:
 
     def __repr__(self) -> str:
         limit = f", limit={self.limit}" if self.limit is not None else ""
+        optional = "" if self.required else ", required=False"
         return (
             f"Wave({format_clock(self.start)} for {self.duration:g}s, {self.fault.name}, "
-            f"rate={self.rate:g}{limit}, {self.matcher.describe()})"
+            f"rate={self.rate:g}{limit}, {self.matcher.describe()}{optional})"
         )
 
 
 class Burst:
     """The next ``count`` matching requests fail with ``fault``, after ``after`` went through."""
 
-    __slots__ = ("after", "count", "fault", "matcher")
+    __slots__ = ("after", "count", "fault", "group", "matcher", "required")
 
     def __init__(
         self,
@@ -154,24 +257,32 @@ class Burst:
         *,
         after: int = 0,
         intent: Intent | Iterable[Intent] | None = None,
-        endpoint: str | None = None,
+        endpoint: str | Iterable[str] | None = None,
         venue: str | Iterable[str] | None = None,
         symbol: str | Iterable[str] | None = None,
+        required: bool = True,
     ) -> None:
-        for name, value in (("count", count), ("after", after)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"Burst {name}={value!r}: write a whole number of requests")
+        for name, value, least in (("count", count, 1), ("after", after, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(
+                    f"Burst {name}={shown(value)}: write a whole number of requests, at least {least}"
+                )
         self.count = count
         self.after = after
         self.fault = _check_fault(fault, "Burst")
         self.matcher = Matcher.build(intent=intent, endpoint=endpoint, venue=venue, symbol=symbol)
+        self.required = _check_required(required, "Burst")
+        """Whether the test fails when this burst never injects a fault (see ``ScheduleRun.unfired``)."""
+        self.group: ScheduleGroup | None = None
 
     def __repr__(self) -> str:
         after = f" after {self.after}" if self.after else ""
-        return f"Burst({self.count}x {self.fault.name}{after}, {self.matcher.describe()})"
+        optional = "" if self.required else ", required=False"
+        return f"Burst({self.count}x {self.fault.name}{after}, {self.matcher.describe()}{optional})"
 
 
 Schedule = Wave | Burst
+_S = TypeVar("_S", bound="Wave | Burst")
 
 
 def flatten_schedules(items: Iterable[object], *, where: str) -> list[Schedule]:
@@ -190,43 +301,104 @@ def flatten_schedules(items: Iterable[object], *, where: str) -> list[Schedule]:
     return flat
 
 
+@dataclass
+class ScheduleTally:
+    """What one schedule saw during a test: enough to say why it never fired."""
+
+    schedule: Schedule
+    matched: int = 0
+    """Requests its matchers matched, at any time."""
+    in_window: int = 0
+    """Of those, the ones it could fire on: inside a wave's window; every one for a burst."""
+    shadowed: int = 0
+    """Of those, the ones an earlier schedule fired on first (the first that fires wins)."""
+    fired: int = 0
+    """Faults it injected."""
+    first_match: float | None = None
+    last_match: float | None = None
+    """Chaos-clock times of the first and last request it matched."""
+
+
 class ScheduleRun:
     """One test's schedules with their counters: decides the fault, if any, for each request."""
 
     def __init__(self, rng: random.Random, schedules: Iterable[Schedule] = ()) -> None:
         self._rng = rng
         self._schedules: list[Schedule] = []
-        self._hits: list[int] = []
+        self._tallies: list[ScheduleTally] = []
         self._seen: list[int] = []
+        self.requests = 0
+        """How many requests the schedules were asked about (hook deciders may answer first)."""
         self.add(*schedules)
 
     def add(self, *schedules: Schedule) -> None:
         for schedule in flatten_schedules(schedules, where="add()"):
             self._schedules.append(schedule)
-            self._hits.append(0)
+            self._tallies.append(ScheduleTally(schedule))
             self._seen.append(0)
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
         return tuple(self._schedules)
 
+    def tallies(self) -> list[ScheduleTally]:
+        """Every schedule's counters, in the order the schedules were given."""
+        return list(self._tallies)
+
+    def unfired(self) -> list[list[ScheduleTally]]:
+        """The required schedules that injected no fault: one entry per schedule, or per group
+        (a profile's waves, a replayed log) none of whose members fired."""
+        entries: list[list[ScheduleTally]] = []
+        by_group: dict[ScheduleGroup, list[ScheduleTally]] = {}
+        for tally in self._tallies:
+            group = tally.schedule.group
+            if group is None:
+                entries.append([tally])
+            elif group in by_group:
+                by_group[group].append(tally)
+            else:
+                by_group[group] = [tally]
+                entries.append(by_group[group])
+        return [
+            entry
+            for entry in entries
+            if any(t.schedule.required for t in entry) and not any(t.fired for t in entry)
+        ]
+
     def decide(self, call: Call, now: float) -> Fault | None:
         # The first schedule that fires wins; random draws happen only for matching, active
-        # waves with rate < 1, so the same requests in the same order draw the same numbers.
+        # waves with rate < 1 that nothing fired on yet, so the same requests in the same order
+        # draw the same numbers. Later schedules still count the match, to explain a quiet one.
+        self.requests += 1
+        chosen: Fault | None = None
         for index, schedule in enumerate(self._schedules):
             if not schedule.matcher.matches(call):
                 continue
+            tally = self._tallies[index]
+            tally.matched += 1
+            if tally.first_match is None:
+                tally.first_match = now
+            tally.last_match = now
             if isinstance(schedule, Wave):
                 if not schedule.start <= now < schedule.end:
                     continue
-                if schedule.limit is not None and self._hits[index] >= schedule.limit:
+                tally.in_window += 1
+                if chosen is not None:
+                    tally.shadowed += 1
+                    continue
+                if schedule.limit is not None and tally.fired >= schedule.limit:
                     continue
                 if schedule.rate < 1.0 and self._rng.random() >= schedule.rate:
                     continue
-                self._hits[index] += 1
-                return schedule.fault
+                tally.fired += 1
+                chosen = schedule.fault
+                continue
+            tally.in_window += 1
+            if chosen is not None:
+                tally.shadowed += 1
+                continue
             self._seen[index] += 1
-            if self._seen[index] > schedule.after and self._hits[index] < schedule.count:
-                self._hits[index] += 1
-                return schedule.fault
-        return None
+            if self._seen[index] > schedule.after and tally.fired < schedule.count:
+                tally.fired += 1
+                chosen = schedule.fault
+        return chosen

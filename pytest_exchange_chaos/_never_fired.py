@@ -1,0 +1,277 @@
+"""Why a schedule never fired: what it waited for, what the bot sent instead, and the fix.
+
+Pure text from the schedule's counters and the journal: no pytest here, so scripts that run a
+chaos session directly can print the same explanation the plugin fails a test with.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Sequence
+
+from pytest_exchange_chaos._durations import format_clock
+from pytest_exchange_chaos.journal import JournalRecord
+from pytest_exchange_chaos.schedule import Burst, Matcher, ScheduleTally, Wave
+
+__all__ = ["UnfiredSchedule", "explain"]
+
+_SHOWN = 5
+_DIMENSIONS = ("endpoint", "intent", "symbol", "venue")
+
+
+class UnfiredSchedule:
+    """A required schedule (or a group of them, such as a profile) that injected no fault."""
+
+    def __init__(self, tallies: Sequence[ScheduleTally], explanation: str) -> None:
+        self.tallies = tuple(tallies)
+        self.schedules = tuple(t.schedule for t in tallies)
+        self.explanation = explanation
+
+    @property
+    def label(self) -> str:
+        group = self.schedules[0].group
+        return repr(group) if group is not None else repr(self.schedules[0])
+
+    def __repr__(self) -> str:
+        return f"UnfiredSchedule({self.label})"
+
+    def __str__(self) -> str:
+        return self.explanation
+
+
+def _wanted(matcher: Matcher, dimension: str) -> list[str]:
+    if dimension == "endpoint":
+        return [" ".join(pair) for pair in matcher.endpoint or ()]
+    values = getattr(matcher, dimension)
+    return sorted(values) if values is not None else []
+
+
+def _value(record: JournalRecord, dimension: str) -> str | None:
+    value = getattr(record, dimension)
+    return value if value is None else str(value)
+
+
+def _closeness(value: str, wanted: Sequence[str]) -> float:
+    return max(difflib.SequenceMatcher(None, value.lower(), w.lower()).ratio() for w in wanted)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _ranked(dimension: str, wanted: Sequence[str], journal: Sequence[JournalRecord]) -> list[str]:
+    counts = Counter(v for r in journal if (v := _value(r, dimension)) is not None)
+    return sorted(counts, key=lambda v: (-_closeness(v, wanted), -counts[v], v))
+
+
+def _sent_values(dimension: str, wanted: Sequence[str], journal: Sequence[JournalRecord]) -> str:
+    counts = Counter(v for r in journal if (v := _value(r, dimension)) is not None)
+    if not counts:
+        return f"no request the bot sent had a {dimension}"
+    ranked = _ranked(dimension, wanted, journal)
+    shown = ", ".join(f"{v} ({counts[v]})" for v in ranked[:_SHOWN])
+    more = f", and {len(ranked) - _SHOWN} more" if len(ranked) > _SHOWN else ""
+    return f"{dimension}s sent, closest first: {shown}{more}"
+
+
+def _describe_record(record: JournalRecord) -> str:
+    where = f" {record.symbol}" if record.symbol else ""
+    return f"{record.endpoint} (intent {record.intent},{where} on {record.venue})".replace(",)", ")")
+
+
+def _no_match(
+    matcher: Matcher, journal: Sequence[JournalRecord], venues: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Lines saying what was sent instead, and the matcher values that would have matched."""
+    lines: list[str] = []
+    suggestions: list[str] = []
+    dimensions = [d for d in _DIMENSIONS if _wanted(matcher, d)]
+    if matcher.venue is not None and venues:
+        unknown = sorted(matcher.venue - set(venues))
+        if unknown:
+            lines.append(
+                f"venue {', '.join(map(repr, unknown))} is no venue of this test; the venues are "
+                + ", ".join(map(repr, venues))
+            )
+    misses = [(record, matcher.mismatches(record)) for record in journal]
+    fewest = min((len(missed) for _, missed in misses), default=0)
+    near: Counter[tuple[tuple[str, str | None], ...]] = Counter()
+    example: dict[tuple[tuple[str, str | None], ...], JournalRecord] = {}
+    for record, missed in misses:
+        if len(missed) == fewest and fewest < len(dimensions):
+            key = tuple((d, _value(record, d)) for d in missed)
+            near[key] += 1
+            example.setdefault(key, record)
+    for key, count in near.most_common(3):
+        only = " and ".join(f"the {d}" for d, _ in key)
+        lines.append(f"{_plural(count, 'request')} matched all but {only}: {_describe_record(example[key])}")
+        suggestion = ", ".join(f"{d}={v!r}" for d, v in key if v is not None)
+        if suggestion and suggestion not in suggestions:
+            suggestions.append(suggestion)
+    for dimension in dimensions:
+        wanted = _wanted(matcher, dimension)
+        if not any(dimension not in missed for _, missed in misses):
+            closest = _ranked(dimension, wanted, journal)
+            if closest and f"{dimension}={closest[0]!r}" not in suggestions:
+                suggestions.append(f"{dimension}={closest[0]!r}")
+            lines.append(
+                f"no request matched {dimension} {' or '.join(wanted)}; "
+                + _sent_values(dimension, wanted, journal)
+            )
+    return lines, suggestions
+
+
+def _ccxt_hints(matcher: Matcher, journal: Sequence[JournalRecord]) -> list[str]:
+    hints = []
+    sent = {r.endpoint for r in journal}
+    if (
+        matcher.matches_endpoint("POST /fapi/v1/order")
+        and not matcher.matches_endpoint("POST /fapi/v1/algoOrder")
+        and "POST /fapi/v1/algoOrder" in sent
+    ):
+        hints.append(
+            "ccxt 4.5 sends stop and trigger orders to POST /fapi/v1/algoOrder, not "
+            "POST /fapi/v1/order (Binance's December 2025 change): write "
+            'endpoint="POST /fapi/v1/algoOrder", or match the stop by intent="stop_loss" alone'
+        )
+    return hints
+
+
+def _window(tallies: Sequence[ScheduleTally]) -> str:
+    waves = [t.schedule for t in tallies if isinstance(t.schedule, Wave)]
+    if not waves:
+        return ""
+    start, end = min(w.start for w in waves), max(w.end for w in waves)
+    within = f"in {len(waves)} windows " if len(waves) > 1 else ""
+    return f"{within}from {format_clock(start)} to {format_clock(end)} on the chaos clock"
+
+
+def _waited_for(tallies: Sequence[ScheduleTally]) -> str:
+    matchers = []
+    for tally in tallies:
+        described = tally.schedule.matcher.describe()
+        if described not in matchers:
+            matchers.append(described)
+    parts = [" | ".join(matchers)]
+    window = _window(tallies)
+    if window:
+        parts.append(window)
+    bursts = [t.schedule for t in tallies if isinstance(t.schedule, Burst)]
+    for burst in bursts:
+        after = f" after {burst.after} went through" if burst.after else ""
+        parts.append(f"the next {burst.count} matching request(s){after}")
+    return ", ".join(parts)
+
+
+def _missed_chances(tallies: Sequence[ScheduleTally], seed: int | None) -> tuple[list[str], list[str]]:
+    """Why schedules that met matching requests in their window still never fired."""
+    why: list[str] = []
+    fix: list[str] = []
+    shadowed = sum(t.shadowed for t in tallies)
+    if shadowed:
+        why.append(
+            f"an earlier schedule fired on {_plural(shadowed, 'matching request')} first "
+            "(the first schedule that fires wins)"
+        )
+        fix.append("narrow the earlier schedule's matchers, or give this one first")
+    for tally in tallies:
+        schedule, chances = tally.schedule, tally.in_window - tally.shadowed
+        if chances <= 0:
+            continue
+        if isinstance(schedule, Wave):
+            if schedule.limit == 0:
+                why.append(f"limit=0 lets {schedule!r} inject nothing")
+                fix.append("give it a limit of at least 1")
+            elif schedule.rate < 1.0:
+                seeded = f" (seed {seed})" if seed is not None else ""
+                why.append(
+                    f"{_plural(chances, 'matching request')} inside the window drew against "
+                    f"rate={schedule.rate:g} and no draw hit{seeded}"
+                )
+                fix.append("raise rate, or have the bot send more requests inside the window")
+        elif chances <= schedule.after:
+            why.append(
+                f"it lets after={schedule.after} matching requests through first, and only {chances} came"
+            )
+            fix.append(f"lower after, or have the bot send more than {schedule.after} matching requests")
+    return why, fix
+
+
+def explain(
+    tallies: Sequence[ScheduleTally],
+    journal: Sequence[JournalRecord],
+    *,
+    now: float,
+    venues: Sequence[str] = (),
+    seed: int | None = None,
+    requests_scheduled: int | None = None,
+) -> UnfiredSchedule:
+    """Explain why the schedule (or group) behind ``tallies`` never injected a fault."""
+    schedules = [t.schedule for t in tallies]
+    group = schedules[0].group
+    if group is not None:
+        kind = "wave" if all(isinstance(s, Wave) for s in schedules) else "schedule"
+        name = (
+            f"{group!r} ({_plural(len(schedules), kind)}: "
+            + ", ".join(map(repr, schedules[:3]))
+            + (f", and {len(schedules) - 3} more)" if len(schedules) > 3 else ")")
+        )
+    else:
+        name = repr(schedules[0])
+    lines = [f"{name} never injected a fault", f"  waited for: {_waited_for(tallies)}"]
+    why: list[str] = []
+    fix: list[str] = []
+    matched = sum(t.matched for t in tallies)
+    in_window = sum(t.in_window for t in tallies)
+    if not journal:
+        why.append("the bot sent no request at all")
+        fix.append("make sure the bot runs inside the test (did you forget to await it?)")
+    elif not matched:
+        why.append(f"nothing the bot sent matched it ({_plural(len(journal), 'request')} sent)")
+        matchers: list[Matcher] = []
+        for schedule in schedules:
+            if schedule.matcher not in matchers:
+                matchers.append(schedule.matcher)
+        for matcher in matchers[:2]:
+            detail, suggestions = _no_match(matcher, journal, venues)
+            prefix = f"[{matcher.describe()}] " if len(matchers) > 1 else ""
+            why.extend(prefix + line for line in detail)
+            hints = _ccxt_hints(matcher, journal)
+            fix.extend(hints)
+            if suggestions and not hints:
+                fix.append("match what the bot sends, e.g. " + " or ".join(suggestions[:2]))
+        if not fix:
+            fix.append("match what the bot sends (see above), or make the bot send what the fault targets")
+    elif not in_window:
+        first = min(t.first_match for t in tallies if t.first_match is not None)
+        last = max(t.last_match for t in tallies if t.last_match is not None)
+        sent_at = (
+            format_clock(first) if first == last else f"from {format_clock(first)} to {format_clock(last)}"
+        )
+        why.append(
+            f"{_plural(matched, 'matching request')} were sent ({sent_at}), but none inside "
+            f"{'any of its windows' if len(tallies) > 1 else 'its window'}; the test ended at "
+            f"{format_clock(now)} on the chaos clock"
+        )
+        fix.append(
+            "move the window to when the bot sends them (start=...), or keep the bot running into it "
+            "(the chaos clock jumps ahead while the bot sleeps: await asyncio.sleep(...))"
+        )
+    else:
+        why, fix = _missed_chances(tallies, seed)
+        if not why:
+            why.append(f"{_plural(in_window, 'matching request')} came while it was active, but none fired")
+    if requests_scheduled is not None and requests_scheduled < len(journal):
+        hooked = len(journal) - requests_scheduled
+        why.append(
+            f"{_plural(hooked, 'request')} were answered by a pytest_exchange_chaos_decide_fault "
+            "hook before the schedules saw them"
+        )
+    optional = f"pass required=False to {group!r}" if group is not None else "write required=False"
+    fix.append(f"if this fault is deliberately optional, {optional}")
+    lines.append("  why: " + why[0])
+    lines.extend("       " + line for line in why[1:])
+    lines.append("  fix: " + fix[0])
+    lines.extend("       " + line for line in fix[1:])
+    return UnfiredSchedule(tallies, "\n".join(lines))
