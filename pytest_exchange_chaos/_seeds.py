@@ -14,7 +14,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["derive_seed", "fresh_seed", "seeded_global_random"]
+__all__ = ["MAX_SEED", "derive_seed", "fresh_seed", "seeded_global_random"]
+
+MAX_SEED = 2**63 - 1
+"""The largest seed taken: seeds print in the header, repeat on the command line and are
+integers in the JSON report, which readers in other languages hold in 64 bits."""
 
 
 def derive_seed(seed: int, *parts: str) -> int:

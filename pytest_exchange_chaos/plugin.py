@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_exchange_chaos import hookspecs, report
-from pytest_exchange_chaos._seeds import fresh_seed
+from pytest_exchange_chaos._durations import shown
+from pytest_exchange_chaos._seeds import MAX_SEED, fresh_seed
 from pytest_exchange_chaos._stash import SEED_KEY, SETTINGS_KEY
 from pytest_exchange_chaos.transports import available_transports
 
@@ -96,12 +97,17 @@ def _resolve_seed(config: pytest.Config) -> int:
     raw = _option_or_ini(config, "chaos_seed")
     if raw in (None, ""):
         return fresh_seed()
+    from_option = config.getoption("chaos_seed") is not None
+    spelled = f"--chaos-seed={shown(raw)}" if from_option else f"ini chaos_seed = {shown(raw)}"
     try:
-        return int(str(raw))
+        seed = int(str(raw))
     except ValueError:
+        raise pytest.UsageError(f"{spelled} is not a whole number; write e.g. --chaos-seed=7") from None
+    if not 0 <= seed <= MAX_SEED:
         raise pytest.UsageError(
-            f"--chaos-seed={raw!r} is not a whole number; write e.g. --chaos-seed=7"
-        ) from None
+            f"{spelled}: the seed is a whole number from 0 to {MAX_SEED}; write e.g. --chaos-seed=7"
+        )
+    return seed
 
 
 def pytest_configure(config: pytest.Config) -> None:

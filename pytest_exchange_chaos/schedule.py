@@ -6,7 +6,7 @@ import fnmatch
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration, shown
 from pytest_exchange_chaos.faults import Fault
@@ -32,9 +32,13 @@ def _as_set(value: str | Iterable[str] | None, what: str) -> frozenset[str] | No
         return None
     if isinstance(value, str):
         return frozenset({value})
-    values = frozenset(value)
+    values: frozenset[Any]
+    try:
+        values = frozenset(_collection(value, what))
+    except TypeError:  # unhashable members: lists in the list
+        values = frozenset({None})
     if not all(isinstance(v, str) for v in values):
-        raise TypeError(f"{what} must be a string or a collection of strings, not {value!r}")
+        raise TypeError(f"{what} must be a string or a collection of strings, not {shown(value)}")
     if not values:
         raise ValueError(
             f"{what}={value!r} is empty and would match nothing: name at least one, "
@@ -56,8 +60,14 @@ class Requested(Protocol):
     def symbol(self) -> str | None: ...
 
 
+def _collection(value: object, what: str) -> Iterable[object]:
+    if isinstance(value, (bytes, bytearray)) or not isinstance(value, Iterable):
+        raise TypeError(f"{what} must be a string or a collection of strings, not {shown(value)}")
+    return value
+
+
 def _parse_endpoints(endpoint: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
-    texts = (endpoint,) if isinstance(endpoint, str) else tuple(endpoint)
+    texts = (endpoint,) if isinstance(endpoint, str) else tuple(_collection(endpoint, "endpoint"))
     if not texts:
         raise ValueError(
             f"endpoint={endpoint!r} is empty and would match nothing: name at least one "
@@ -68,7 +78,7 @@ def _parse_endpoints(endpoint: str | Iterable[str]) -> tuple[tuple[str, str], ..
         method, _, path = text.strip().partition(" ") if isinstance(text, str) else ("", "", "")
         if method.upper() not in _HTTP_METHODS or not path.strip().startswith("/"):
             raise ValueError(
-                f'endpoint={text!r} is not "METHOD /path": write e.g. '
+                f'endpoint={shown(text)} is not "METHOD /path": write e.g. '
                 'endpoint="POST /fapi/v1/order" (the path may be a glob such as "/fapi/*/order"), '
                 'or a list of them: endpoint=["POST /fapi/v1/order", "POST /fapi/v1/algoOrder"]'
             )

@@ -64,7 +64,7 @@ def test_pattern_fault_and_time_format_are_the_callers() -> None:
         endpoint="POST /fapi/v1/order",
     )
     assert (wave.start, wave.limit, wave.fault.name) == (300.0, 2, "service_unavailable")
-    assert wave.matcher.endpoint == ("POST", "/fapi/v1/order")
+    assert wave.matcher.endpoint == (("POST", "/fapi/v1/order"),)
 
 
 def test_minutes_before_the_start_are_left_out_and_a_partial_minute_is_cut() -> None:

@@ -123,7 +123,9 @@ def test_flatten_accepts_profiles_and_rejects_strays() -> None:
 def test_budget() -> None:
     assert Budget(attempts=5, seconds="1m").seconds == 60.0
     assert Budget(5, 60).describe() == "5 attempts / 60 s"
-    assert Budget() == Budget(None, None)
+    assert Budget(seconds=60) == Budget(None, 60)
+    with pytest.raises(ValueError, match="checks nothing"):
+        Budget()
     with pytest.raises(ValueError, match="at least 1"):
         Budget(attempts=0)
 

@@ -172,7 +172,8 @@ class ExchangeErrorFault(Fault):
                 "e.g. 'Margin is insufficient.'"
             )
         if self.status is not None:
-            _check_status("exchange_error", self.status)
+            # The venue always answers an error with a body, so a bodiless status would drop it.
+            _check_status("exchange_error", self.status, b"error body")
         _check_name("exchange_error", "name", self.name)
 
     def outcome(self, context: FaultContext) -> Outcome:
@@ -258,6 +259,9 @@ class MalformedBody(Fault):
     """``200 OK`` with a body cut short: what a proxy that drops the connection mid-body leaves."""
 
     name: str = "malformed_body"
+
+    def __post_init__(self) -> None:
+        _check_name("MalformedBody", "name", self.name)
 
     def outcome(self, context: FaultContext) -> Outcome:
         body = context.reply.body if context.reply is not None else b'{"orderId":83897655123,"symbol":"'
