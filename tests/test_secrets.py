@@ -392,3 +392,23 @@ def test_a_secret_cut_short_by_pytest_is_hidden_where_its_name_was_cut_away() ->
     shown = "\n".join(report.longrepr.lines) + report.sections[0][1]
     assert "KEYVALUE" not in shown and "UE123456" not in shown and "SECRETVALUE789" not in shown
     assert "symbol     = 'BTCUSDT'" in shown and "for BTCUSDT" in shown
+
+
+def test_a_report_this_walk_does_not_know_is_redacted_as_text() -> None:
+    @dataclass(frozen=True)
+    class Frozen:
+        lines: tuple[str, ...]
+
+        def __str__(self) -> str:
+            return "\n".join(self.lines)
+
+    @dataclass
+    class Report:
+        longrepr: Any
+        sections: list[tuple[str, str]]
+
+    report = Report(Frozen(("headers = {'X-MBX-APIKEY': 'KEYVALUE123456'}", "then KEYVALUE123456 alone")), [])
+    redact_report(report)
+    assert isinstance(report.longrepr, str)
+    assert "KEYVALUE123456" not in report.longrepr
+    assert "then *** alone" in report.longrepr
