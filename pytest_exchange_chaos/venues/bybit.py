@@ -495,8 +495,7 @@ class BybitVenue(BookVenue):
         if position is None:
             raise BybitReject(10001, "can not set tp/sl/ts for zero position")
         for old in self._protection_orders(instrument_id, which) if size is None else []:
-            old.status = "canceled"
-            old.updated_ms = self._server_ms()
+            self.book.cancel_order(old, self._server_ms())
         if parse_decimal(trigger, which) == 0:
             return None
         closing: Side = "sell" if position.quantity > 0 else "buy"
@@ -607,8 +606,7 @@ class BybitVenue(BookVenue):
             protective = order.extra.get("stopOrderType", "") in payloads.PROTECTION_TYPES
             if protective or not _matches_filter(order, kinds):
                 continue
-            order.status = "canceled"
-            order.updated_ms = self._server_ms()
+            self.book.cancel_order(order, self._server_ms())
             self._pending_protection.pop(order.id, None)
             cancelled.append({"orderId": order.id, "orderLinkId": order.extra.get("orderLinkId", "")})
         return {"list": cancelled, "success": "1"}
