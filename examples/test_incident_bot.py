@@ -22,7 +22,7 @@ def bot(request: pytest.FixtureRequest, binance: Any) -> IncidentBot:
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos(profile="binance_502_day", seed=2)
+@pytest.mark.exchange_chaos(profile="binance_502_day", seed=5)
 @pytest.mark.retry_budget(entry=BUDGET, stop_loss=BUDGET)
 async def test_the_incident_day(bot: IncidentBot) -> None:
     # 05:15 to 12:37: a position every 30 s through the three waves of 502s.

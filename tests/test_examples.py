@@ -54,7 +54,7 @@ def test_the_naive_day_fails_with_the_budget_verdict(examples_run: tuple[pytest.
     result.stdout.fnmatch_lines(
         [
             "*test_the_incident_day?naive? *",
-            "retry budget broken by * operation(s) (seed 2):",
+            "retry budget broken by * operation(s) (seed 5):",
             "",
             "stop-loss * on binanceusdm, first tried at +7h*: never acknowledged (1 attempt*budget 5 attempts / 60 s",
             "    attempt 1 at +7h*: bad_gateway (502)",
@@ -76,7 +76,7 @@ def test_the_run_ends_with_the_chaos_report(examples_run: tuple[pytest.RunResult
     assert section > short_summary
     result.stdout.fnmatch_lines(
         [
-            "*BROKEN examples/test_incident_bot.py::test_the_incident_day?naive? (seed 2)*stop_loss BROKEN*",
+            "*BROKEN examples/test_incident_bot.py::test_the_incident_day?naive? (seed 5)*stop_loss BROKEN*",
             "repeat with --chaos-seed=*",
         ]
     )
