@@ -57,12 +57,6 @@ _PATIENCE = 1.0
 # How long the test's loop blocks for real at a time while it waits beside such a thread.
 _REAL_SLICE = 0.01
 
-_original_submit = concurrent.futures.ThreadPoolExecutor.submit
-_original_work_item_run = concurrent.futures.thread._WorkItem.run
-_original_result = concurrent.futures.Future.result
-_original_thread_start = threading.Thread.start
-_original_join = threading.Thread.join
-
 
 class _TaskCall:
     """A pool job's callable, tagged with its task (the pool runs it in its own work item)."""
@@ -125,6 +119,8 @@ class _Turns:
         # A holder the others gave up waiting for: later waiters do not wait for it again.
         self._stuck: _Task | None = None
         self.closed = False
+        # The owner is inside Thread.start(), which waits for the new thread to be up.
+        self.starting = False
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -492,11 +488,18 @@ class ChaosClock:
     def _patch_threads(self) -> None:
         clock = self
         turns = self._turns
+        # Whatever is in place now (another tool may have wrapped them first) is what ours call.
+        original_submit = concurrent.futures.ThreadPoolExecutor.submit
+        original_work_item_run = concurrent.futures.thread._WorkItem.run
+        original_result = concurrent.futures.Future.result
+        original_thread_start = threading.Thread.start
+        original_join = threading.Thread.join
+        original_event_wait = threading.Event.wait
 
         def submit(executor: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
             task = turns.create(executor)
             try:
-                future = _original_submit(executor, _TaskCall(task, fn), *args, **kwargs)
+                future = original_submit(executor, _TaskCall(task, fn), *args, **kwargs)
             except BaseException:
                 turns.forget(task)
                 raise
@@ -507,18 +510,18 @@ class ChaosClock:
         def run_work_item(item: Any, *args: Any) -> Any:
             task = item.fn.task if isinstance(item.fn, _TaskCall) else None
             if task is None or turns.closed:
-                return _original_work_item_run(item, *args)
+                return original_work_item_run(item, *args)
             turns.enter(task)
             try:
                 # The future is settled inside: the turn is handed on after its waiters woke.
-                return _original_work_item_run(item, *args)
+                return original_work_item_run(item, *args)
             finally:
                 turns.leave(task)
 
         def start(thread: threading.Thread) -> None:
             if getattr(thread, "_target", None) is concurrent.futures.thread._worker or turns.closed:
                 # A pool's own thread: its jobs are the tasks.
-                _original_thread_start(thread)
+                original_thread_start(thread)
                 return
             task = turns.create(None)
             body = thread.run
@@ -532,18 +535,22 @@ class ChaosClock:
 
             thread.run = run  # type: ignore[method-assign]
             thread.__dict__["_exchange_chaos_task"] = task
+            # start() waits for the new thread to be up, not for its first turn.
+            turns.starting = clock._mine()
             try:
-                _original_thread_start(thread)
+                original_thread_start(thread)
             except BaseException:
                 turns.forget(task)
                 raise
+            finally:
+                turns.starting = False
 
         def result(future: Any, timeout: float | None = None) -> Any:
             mine_to_wait = clock._mine() and turns.busy() and not future.done()
             if mine_to_wait and clock._wait_beside_tasks(future.done, timeout):
                 # Done, or timed out on the chaos clock: raise TimeoutError without waiting.
-                return _original_result(future, 0)
-            return _original_result(future, timeout)
+                return original_result(future, 0)
+            return original_result(future, timeout)
 
         def join(thread: threading.Thread, timeout: float | None = None) -> None:
             if clock._mine() and turns.busy() and thread.is_alive():
@@ -553,11 +560,19 @@ class ChaosClock:
                 )
                 if clock._wait_beside_tasks(finished, timeout):
                     # Its task is over and the thread only exits; or it timed out on the clock.
-                    _original_join(thread, None if finished() else 0)
+                    original_join(thread, None if finished() else 0)
                     return
-            _original_join(thread, timeout)
+            original_join(thread, timeout)
+
+        def event_wait(event: threading.Event, timeout: float | None = None) -> bool:
+            # concurrent.futures.wait() and as_completed() wait on an Event that a job sets.
+            mine_to_wait = clock._mine() and turns.busy() and not turns.starting and not event.is_set()
+            if mine_to_wait and clock._wait_beside_tasks(event.is_set, timeout):
+                return original_event_wait(event, 0)
+            return original_event_wait(event, timeout)
 
         self._patch(concurrent.futures.ThreadPoolExecutor, "submit", submit)
+        self._patch(threading.Event, "wait", event_wait)
         self._patch(concurrent.futures.thread._WorkItem, "run", run_work_item)
         self._patch(threading.Thread, "start", start)
         self._patch(concurrent.futures.Future, "result", result)

@@ -208,12 +208,29 @@ async def test_a_thread_pool_sleeps_on_the_chaos_clock(exchange_chaos):
     assert woke == [(10, 10.0), (20, 20.0), (30, 30.0)]
     await asyncio.sleep(5)
     assert exchange_chaos.now() == pytest.approx(35)
+
+@pytest.mark.exchange_chaos(expect_requests=False)
+def test_as_completed_hands_out_the_jobs_in_chaos_time(exchange_chaos):
+    from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+
+    def nap(seconds):
+        time.sleep(seconds)
+        return seconds
+
+    real_start = time.perf_counter()
+    with ThreadPoolExecutor(3) as pool:
+        order = [f.result() for f in as_completed([pool.submit(nap, s) for s in (300, 100, 200)])]
+        done, _ = wait([pool.submit(nap, 50)])
+    assert order == [100, 200, 300] and [f.result() for f in done] == [50]
+    assert exchange_chaos.now() == pytest.approx(350)
+    # The test's thread waiting in as_completed() hands the jobs the turn at once.
+    assert time.perf_counter() - real_start < 0.5
 """
 
 
 def test_threads_live_on_the_chaos_clock(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makepyfile(THREADS)
-    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
 
 
 FOUR_THREADS = """
