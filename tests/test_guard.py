@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,16 @@ import responses
 import respx
 from aioresponses import aioresponses
 
-from pytest_exchange_chaos.errors import UnservedRequestError
+from pytest_exchange_chaos._network_guard import (
+    Refusal,
+    allow_host_problem,
+    allow_hosts_problem,
+    refusal_message,
+)
+from pytest_exchange_chaos.engine import UnservedRequest
+from pytest_exchange_chaos.errors import SOCKET_REASON, UnservedRequestError
+
+REAL_GETHOSTBYNAME_EX = socket.gethostbyname_ex
 
 # How each client sends one GET in a bot, as the inner test file's `send(url)`.
 CALLS = {
@@ -58,7 +68,7 @@ def send(url):
 ASYNC_CLIENTS = {"aiohttp", "httpx-async"}
 
 # Records every attempt to resolve a name or open a socket, and refuses it.
-SOCKET_GUARD = '''
+SOCKET_GUARD = """
 import socket
 import pytest
 
@@ -78,11 +88,13 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return ATTEMPTS
-'''
+"""
 
 
 def bot_test(client: str, url: str) -> str:
-    return CALLS[client] + f"""
+    return (
+        CALLS[client]
+        + f"""
 import pytest
 
 @pytest.mark.exchange_chaos
@@ -93,6 +105,7 @@ def test_bot(no_network):
         print("bot swallowed", type(error).__name__)
     assert no_network == []
 """
+    )
 
 
 @pytest.mark.parametrize("client", sorted(CALLS))
@@ -147,13 +160,16 @@ def local_server() -> Iterator[str]:
 
 
 def pass_through_test(client: str, url: str, marker: str) -> str:
-    return CALLS[client] + f"""
+    return (
+        CALLS[client]
+        + f"""
 import pytest
 
 @pytest.mark.{marker}
 def test_bot():
     print("answer", send({url!r}))
 """
+    )
 
 
 @pytest.mark.parametrize("client", sorted(CALLS))
@@ -161,7 +177,8 @@ def test_bot():
 def test_an_allowed_host_reaches_the_real_server(
     chaos_pytester: pytest.Pytester, local_server: str, client: str, how: str
 ) -> None:
-    options = ["allow_hosts=['127.0.0.1']"] if how == "marker" else []
+    # Requests let through to an allowed host reach no venue: they do not count as the bot's.
+    options = ["expect_requests=False"] + (["allow_hosts=['127.0.0.1']"] if how == "marker" else [])
     marker = f"exchange_chaos({', '.join(options)})"
     chaos_pytester.makepyfile(pass_through_test(client, f"{local_server}/ping", marker))
     args = ["-s"]
@@ -246,7 +263,7 @@ def check_originals():
     assert patched_things() == ORIGINALS
     assert all(mocker.routers == [] for mocker in respx.mocks.Mocker.registry.values())
 
-@pytest.mark.exchange_chaos
+@pytest.mark.exchange_chaos(expect_requests=False)  # it only looks at what is patched
 def test_passes():
     now = patched_things()
     assert now["aiohttp"] is not ORIGINALS["aiohttp"]
@@ -379,3 +396,102 @@ async def test_an_aioresponses_mock_falls_through_to_the_venues(exchange_chaos: 
             async with session.get(BINANCE_TIME) as response:
                 assert response.status == 200
     assert [r.url for r in exchange_chaos.journal] == [BINANCE_TIME]
+
+
+# -- the guard's pieces, without a pytester run -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["localhost", "helper.internal", "*.internal", "10.0.0.*", "::1", "fe80::*", "*", "Helper-1.LAN"],
+)
+def test_a_usable_allow_host_pattern_is_accepted(pattern: str) -> None:
+    assert allow_host_problem(pattern) is None
+    assert allow_hosts_problem([pattern]) is None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        (5, "5 is not a host name; write host names as strings, e.g. 'localhost'"),
+        ("\t", "'\\t' is empty and matches no host; remove it"),
+        ("helper .internal", "'helper .internal' contains whitespace and matches no host; write 'helper'"),
+        (
+            "wss://[::1]:9000/ws",
+            "'wss://[::1]:9000/ws' has a scheme; hosts are matched without it: write '::1'",
+        ),
+        (
+            "trader@helper.internal",
+            "'trader@helper.internal' has credentials; write the host alone: 'helper.internal'",
+        ),
+        (
+            "helper.internal/api",
+            "'helper.internal/api' has a path; hosts are matched without it: write 'helper.internal'",
+        ),
+        (
+            "**",
+            "'**' matches (nearly) every host; if every host is really meant, write allow_hosts=('*',) alone",
+        ),
+    ],
+)
+def test_an_allow_host_pattern_that_can_never_match_says_what_to_write(pattern: object, problem: str) -> None:
+    found = allow_host_problem(pattern)
+    assert found is not None and found.startswith(problem)
+
+
+def test_every_host_stands_alone() -> None:
+    assert allow_hosts_problem(["*"]) is None
+    assert allow_hosts_problem(["localhost", "*"]) == (
+        "'*' already allows every host; write it alone ('*',), or list the hosts without it"
+    )
+
+
+def test_the_failure_groups_refusals_by_their_fix_and_says_each_once() -> None:
+    refusals: list[UnservedRequest] = [
+        Refusal(0.0, "", f"10.0.0.{n}:443", "socket.connect", what=f"a connection to 10.0.0.{n}:443")
+        for n in (1, 2, 3, 4, 5, 6, 7, 1, 1)
+    ]
+    refusals.insert(2, UnservedRequest(1.0, "GET", "https://api.kraken.com/0/public/Time", "requests"))
+    lines = refusal_message(refusals).splitlines()
+    assert lines == [
+        "exchange-chaos refused a connection to 10.0.0.1:443, a connection to 10.0.0.2:443, a connection to "
+        "10.0.0.3:443, a connection to 10.0.0.4:443, a connection to 10.0.0.5:443 and 2 more: "
+        + SOCKET_REASON
+        + "; see docs/howto/clients.md#what-the-guard-covers",
+        str(UnservedRequestError("GET https://api.kraken.com/0/public/Time (sent with requests)")),
+    ]
+
+
+def test_a_script_session_guards_every_thread_and_lets_loopback_through() -> None:
+    from pytest_exchange_chaos.session import chaos_session
+
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            socket.gethostbyname_ex("api.kraken.com")
+        except BaseException as error:
+            errors.append(error)
+
+    with chaos_session(seed=1, name="script") as chaos:
+        assert socket.gethostbyname("localhost").startswith("127.")
+        assert "127.0.0.1" in socket.gethostbyname_ex("127.0.0.1")[2]
+        assert socket.getaddrinfo(None, 0)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+            listener.bind(("127.0.0.1", 0))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto(b"ping", listener.getsockname())
+                assert sender.connect_ex(listener.getsockname()) == 0
+            assert listener.recv(4) == b"ping"
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sender:
+            # An IPv4 loopback address written as IPv6 is loopback too.
+            sender.connect_ex(("::ffff:127.0.0.1", 9))
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        assert [type(error) for error in errors] == [UnservedRequestError]
+        assert [u.describe() for u in chaos.unserved] == [
+            "a name lookup of api.kraken.com (socket.gethostbyname_ex)"
+        ]
+    assert socket.gethostbyname_ex is REAL_GETHOSTBYNAME_EX
+    assert "connect" not in socket.socket.__dict__
