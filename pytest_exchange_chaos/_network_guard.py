@@ -17,12 +17,11 @@ No pytest here: a script's ``chaos_session`` gets the same guard.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import ipaddress
 import os
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +47,6 @@ __all__ = [
     "Refusal",
     "allow_host_problem",
     "allow_hosts_problem",
-    "guard_network",
     "refusal_message",
     "refuse_websocket",
 ]
@@ -209,17 +207,14 @@ class NetworkGuard:
                 guard._check_address(sock, args[-1], "a datagram to", "socket.sendto")
             return real_sendto(sock, data, *args)
 
-        try:
-            self._patch(socket, "getaddrinfo", getaddrinfo)
-            self._patch(socket, "gethostbyname", gethostbyname)
-            self._patch(socket, "gethostbyname_ex", gethostbyname_ex)
-            self._patch(socket.socket, "connect", connect)
-            self._patch(socket.socket, "connect_ex", connect_ex)
-            self._patch(socket.socket, "sendto", sendto)
-            self._refuse_child_processes()
-        except BaseException:
-            self.stop()
-            raise
+        # Half-started (an import failed), stop() still undoes what was patched.
+        self._patch(socket, "getaddrinfo", getaddrinfo)
+        self._patch(socket, "gethostbyname", gethostbyname)
+        self._patch(socket, "gethostbyname_ex", gethostbyname_ex)
+        self._patch(socket.socket, "connect", connect)
+        self._patch(socket.socket, "connect_ex", connect_ex)
+        self._patch(socket.socket, "sendto", sendto)
+        self._refuse_child_processes()
 
     def _refuse_child_processes(self) -> None:
         # Refused rather than followed: a spawned child starts without the transports or this
@@ -265,16 +260,6 @@ class NetworkGuard:
     def stop(self) -> None:
         while self._undo:
             self._undo.pop()()
-
-
-@contextlib.contextmanager
-def guard_network(engine: ChaosEngine) -> Iterator[NetworkGuard]:
-    guard = NetworkGuard(engine)
-    guard.start()
-    try:
-        yield guard
-    finally:
-        guard.stop()
 
 
 # -- allow_hosts patterns ---------------------------------------------------------------------------

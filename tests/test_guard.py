@@ -20,6 +20,7 @@ import respx
 from aioresponses import aioresponses
 
 from pytest_exchange_chaos._network_guard import (
+    NetworkGuard,
     Refusal,
     allow_host_problem,
     allow_hosts_problem,
@@ -483,9 +484,10 @@ def test_a_script_session_guards_every_thread_and_lets_loopback_through() -> Non
                 sender.sendto(b"ping", listener.getsockname())
                 assert sender.connect_ex(listener.getsockname()) == 0
             assert listener.recv(4) == b"ping"
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sender:
-            # An IPv4 loopback address written as IPv6 is loopback too.
-            sender.connect_ex(("::ffff:127.0.0.1", 9))
+        # An IPv4 loopback address written as IPv6 is loopback too.
+        guard = NetworkGuard(chaos._engine)
+        assert guard.refusal_reason("::ffff:127.0.0.1") is None
+        assert guard.refusal_reason("::ffff:203.0.113.7") == SOCKET_REASON
         thread = threading.Thread(target=worker)
         thread.start()
         thread.join()
