@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import idle
 import memory
+import order_book
 import per_request
 import virtual_clock
 from harness import Result, Section
@@ -102,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds: a first look")
     parser.add_argument(
         "--only",
-        choices=("requests", "clock", "idle", "memory"),
+        choices=("requests", "clock", "idle", "memory", "book"),
         action="append",
         help="run only these sections (repeatable)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args(argv)
-    only = set(args.only or ("requests", "clock", "idle", "memory"))
+    only = set(args.only or ("requests", "clock", "idle", "memory", "book"))
     quick = args.quick
 
     def progress(section: str) -> Callable[[str], None]:
@@ -130,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(idle.run(tests=500, rounds=5 if quick else 25, progress=progress("idle")))
     if "memory" in only:
         sections.append(memory.run(n=2_000 if quick else 10_000, progress=progress("memory")))
+    if "book" in only:
+        sections.append(
+            order_book.run(orders=100 if quick else 300, rounds=3 if quick else 7, progress=progress("book"))
+        )
 
     info = machine()
     print(render(sections, info))
