@@ -1,48 +1,31 @@
-"""The exchange fixtures the example bots' tests use: real, unmodified ccxt, built as a bot builds it.
+"""Short names for the exchanges the example bots' tests use.
 
-Copy this file into your own suite: a chaos test gets the ``exchange_chaos`` fixture first, so
-these exchanges already talk to the simulated venues.
+The plugin ships the exchanges themselves, real and unmodified ccxt with keys, already inside the
+chaos: ``chaos_binanceusdm`` and ``chaos_bybit`` (async, closed on the test's event loop) and
+``chaos_binanceusdm_sync`` and ``chaos_bybit_sync`` (requests). A suite needs no conftest to use
+them; this one only gives them the names the examples were written with.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import ccxt
-import ccxt.async_support as ccxt_async
 import pytest
-import pytest_asyncio
-
-# Keys are needed for signed endpoints; the simulated venue checks their shape, never their value.
-API_KEYS = {"apiKey": "example-key-0123456789", "secret": "example-secret-abcdef"}
-
-
-@pytest_asyncio.fixture
-async def binance(exchange_chaos: Any) -> AsyncIterator[Any]:
-    """Async ccxt binanceusdm (aiohttp), closed afterwards."""
-    exchange = ccxt_async.binanceusdm(dict(API_KEYS))
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
-
-
-@pytest_asyncio.fixture
-async def bybit(exchange_chaos: Any) -> AsyncIterator[Any]:
-    """Async ccxt bybit (aiohttp, linear USDT perpetuals), closed afterwards."""
-    exchange = ccxt_async.bybit(dict(API_KEYS))
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
 
 
 @pytest.fixture
-def binance_sync(exchange_chaos: Any) -> Iterator[Any]:
-    """Sync ccxt binanceusdm (requests), its session closed afterwards."""
-    exchange = ccxt.binanceusdm(dict(API_KEYS))
-    try:
-        yield exchange
-    finally:
-        exchange.session.close()
+def binance(chaos_binanceusdm: Any) -> Any:
+    """Async ccxt binanceusdm (aiohttp), the plugin's ``chaos_binanceusdm``."""
+    return chaos_binanceusdm
+
+
+@pytest.fixture
+def bybit(chaos_bybit: Any) -> Any:
+    """Async ccxt bybit (aiohttp, linear USDT perpetuals), the plugin's ``chaos_bybit``."""
+    return chaos_bybit
+
+
+@pytest.fixture
+def binance_sync(chaos_binanceusdm_sync: Any) -> Any:
+    """Sync ccxt binanceusdm (requests), the plugin's ``chaos_binanceusdm_sync``."""
+    return chaos_binanceusdm_sync
