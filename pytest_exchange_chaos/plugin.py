@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["exchange_chaos"]
 
+# Ready ccxt exchanges (chaos_binanceusdm, chaos_bybit and their _sync twins); ccxt imported lazily.
+pytest_plugins = ["pytest_exchange_chaos.fixtures"]
+
 FIXTURE = "exchange_chaos"
 _TEST_HOOKS = "exchange_chaos_test_hooks"
 
