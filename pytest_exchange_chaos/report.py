@@ -242,6 +242,8 @@ class _ReportCollector:
         self.outcomes: dict[str, str] = {}
         self.written: list[str] = []
         self.paths: dict[str, Path | None] = {}
+        self.lost = False
+        """Whether a report or timeline asked for could not be written at the end."""
 
     def _entries(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.config.stash[ENTRIES_KEY]
@@ -291,6 +293,7 @@ class _ReportCollector:
         # The disk filled up or the directory went away during the run: say so in the summary,
         # which still prints, and fail the run, whose report a CI job would look for in vain.
         self.written.append(line)
+        self.lost = True
         if session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -305,10 +308,11 @@ class _ReportCollector:
 
     def _write_summary(self, terminalreporter: Any) -> None:
         entries = self._entries()
-        if not entries:
+        if not entries and not self.lost:
             return
         terminalreporter.section("exchange chaos")
-        for line in summary_lines(self.config.stash[SEED_KEY], entries):
-            terminalreporter.write_line(line)
+        if entries:
+            for line in summary_lines(self.config.stash[SEED_KEY], entries):
+                terminalreporter.write_line(line)
         for line in self.written:
             terminalreporter.write_line(line)

@@ -108,7 +108,9 @@ class Entry:
         return self.names.get(argument, (argument,))
 
 
-def _with_required(entry_call: Callable[..., object], bad: dict[str, list[object]]) -> dict[str, list[object]]:
+def _with_required(
+    entry_call: Callable[..., object], bad: dict[str, list[object]]
+) -> dict[str, list[object]]:
     # ``required=`` came with the "never fired" checks; fuzz it wherever it is taken.
     if "required" in inspect.signature(entry_call).parameters:
         return {**bad, "required": BOOLS}
@@ -129,12 +131,16 @@ def _wave_bad() -> dict[str, list[object]]:
 def _entries() -> list[Entry]:
     gateway = faults.bad_gateway()
     entries = [
-        Entry("Wave", Wave, {"start": 0, "duration": 60, "fault": gateway}, _with_required(Wave, _wave_bad())),
+        Entry(
+            "Wave", Wave, {"start": 0, "duration": 60, "fault": gateway}, _with_required(Wave, _wave_bad())
+        ),
         Entry(
             "Burst",
             Burst,
             {"count": 1, "fault": gateway},
-            _with_required(Burst, {"count": WHOLE_FROM_1, "after": WHOLE_FROM_0, "fault": FAULTS, **MATCHERS}),
+            _with_required(
+                Burst, {"count": WHOLE_FROM_1, "after": WHOLE_FROM_0, "fault": FAULTS, **MATCHERS}
+            ),
         ),
         Entry(
             "Budget",
@@ -145,8 +151,19 @@ def _entries() -> list[Entry]:
                 "seconds": [x for x in DURATIONS if x is not None],
             },
         ),
-        Entry("Budget", Budget, {"attempts": None, "seconds": 60}, {"seconds": [None]}, {"seconds": ("Budget()",)}),
-        Entry("faults.cloudflare", faults.cloudflare, {"code": 520}, {"code": [519, 527, True, "520", 520.0, None]}),
+        Entry(
+            "Budget",
+            Budget,
+            {"attempts": None, "seconds": 60},
+            {"seconds": [None]},
+            {"seconds": ("Budget()",)},
+        ),
+        Entry(
+            "faults.cloudflare",
+            faults.cloudflare,
+            {"code": 520},
+            {"code": [519, 527, True, "520", 520.0, None]},
+        ),
         Entry("faults.rate_limited", faults.rate_limited, {}, {"retry_after": DURATIONS}),
         Entry("faults.ip_banned", faults.ip_banned, {}, {"retry_after": DURATIONS}),
         Entry(
@@ -159,7 +176,7 @@ def _entries() -> list[Entry]:
                 "status": ["x", "502", 99, 100, 199, 600, 0, -1, True, 1.5, NAN, 204, 304, 10**400],
             },
         ),
-        Entry("faults.latency", faults.latency, {"seconds": 5}, {"seconds": DURATIONS}),
+        Entry("faults.latency", faults.latency, {"seconds": 5}, {"seconds": LENGTHS}),
         Entry(
             "faults.ghost",
             faults.ghost,
@@ -205,7 +222,9 @@ def _entries() -> list[Entry]:
             {"name": "x", "kind": "read_timeout"},
             {"name": [None, 5, ""], "kind": ["", "timeout", None, 5, "READ_TIMEOUT"]},
         ),
-        Entry("faults.Latency", faults.Latency, {"seconds": 1.0}, {"seconds": DURATIONS, "name": [None, 5, ""]}),
+        Entry(
+            "faults.Latency", faults.Latency, {"seconds": 1.0}, {"seconds": LENGTHS, "name": [None, 5, ""]}
+        ),
         Entry(
             "faults.Ghost",
             faults.Ghost,
@@ -241,7 +260,13 @@ def _entries() -> list[Entry]:
             {},
             _with_required(
                 profiles.rate_limit_storm,
-                {"start": DURATIONS, "duration": LENGTHS, "ban": LENGTHS, "rate": RATES, "retry_after": DURATIONS},
+                {
+                    "start": DURATIONS,
+                    "duration": LENGTHS,
+                    "ban": LENGTHS,
+                    "rate": RATES,
+                    "retry_after": DURATIONS,
+                },
             ),
         ),
         Entry(
@@ -293,7 +318,11 @@ def _entries() -> list[Entry]:
     ]
     # Every fault function, even one without arguments, refuses an argument it does not take.
     valid_calls = {id(entry.call): entry.valid for entry in entries}
-    for module, prefix in ((faults, "faults"), (faults.binance, "faults.binance"), (faults.bybit, "faults.bybit")):
+    for module, prefix in (
+        (faults, "faults"),
+        (faults.binance, "faults.binance"),
+        (faults.bybit, "faults.bybit"),
+    ):
         for name in module.__all__:
             function = getattr(module, name)
             if inspect.isfunction(function):

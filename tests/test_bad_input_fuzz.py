@@ -64,7 +64,8 @@ _GENERATED = {
 def invalid_values(entry: bad.Entry, argument: str) -> st.SearchStrategy[object]:
     pool = st.sampled_from(entry.bad[argument])
     generated = _GENERATED.get(argument)
-    if generated is None or argument == "seconds" and entry.name == "Budget" and entry.valid["attempts"] is None:
+    budget_without_attempts = entry.name == "Budget" and entry.valid["attempts"] is None
+    if generated is None or (argument == "seconds" and budget_without_attempts):
         return pool
     return st.one_of(pool, generated)
 
@@ -119,7 +120,13 @@ def test_a_valid_marker_reads_through_the_fake_item() -> None:
 # A few of the options and ini keys through a real pytest run (the benchmark runs them all).
 @pytest.mark.parametrize(
     "case",
-    [bad.OPTION_CASES[0], bad.OPTION_CASES[5], bad.OPTION_CASES[7], bad.OPTION_CASES[10], bad.OPTION_CASES[13]],
+    [
+        bad.OPTION_CASES[0],
+        bad.OPTION_CASES[5],
+        bad.OPTION_CASES[7],
+        bad.OPTION_CASES[10],
+        bad.OPTION_CASES[13],
+    ],
     ids=lambda case: " ".join(case.argv) or case.ini,
 )
 def test_an_invalid_option_is_a_usage_error_naming_it(

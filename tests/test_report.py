@@ -162,6 +162,28 @@ def test_no_chaos_tests_no_summary(chaos_pytester: pytest.Pytester) -> None:
     assert json.loads((chaos_pytester.path / "r.json").read_text(encoding="utf-8"))["tests"] == []
 
 
+def test_a_path_that_cannot_be_written_stops_the_run_before_any_test(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile("def test_plain():\n    raise AssertionError('must not run')\n")
+    (chaos_pytester.path / "taken").write_text("a file, not a directory", encoding="utf-8")
+    result = chaos_pytester.runpytest("--chaos-report=taken/r.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --chaos-report=taken/r.json: cannot write there (*)*"])
+    result = chaos_pytester.runpytest("--chaos-timeline=chart.png")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --chaos-timeline=chart.png: the timeline is drawn as .svg or *"])
+    assert not (chaos_pytester.path / "chart.png").exists()
+
+
+def test_a_report_lost_at_the_end_is_said_and_fails_the_run(chaos_pytester: pytest.Pytester) -> None:
+    # The directory was writable at the start and went away during the run.
+    chaos_pytester.makepyfile("import shutil\n\ndef test_cleans_up():\n    shutil.rmtree('out')\n")
+    result = chaos_pytester.runpytest("--chaos-report=out/r.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*exchange chaos*", "report NOT written to *r.json: *No such file*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_summary_lines_show_long_times_on_the_clock() -> None:
     op = {
         "intent": "stop_loss",

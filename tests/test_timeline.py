@@ -166,6 +166,19 @@ def test_write_picks_the_format_from_the_suffix_and_the_cli_reads_a_saved_report
     assert timeline.main([]) == 2
 
 
+def test_a_path_that_is_neither_svg_nor_html_is_refused(tmp_path: Path, capsys: Any) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match=r"write a \.svg or an \.html path"):
+        timeline.write({"seed": 1, "tests": []}, tmp_path / "chart.png")
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"seed": 1, "tests": []}), encoding="utf-8")
+    assert timeline.main([str(report), str(tmp_path / "chart.png")]) == 2
+    assert timeline.main([str(tmp_path / "missing.json"), str(tmp_path / "t.svg")]) == 2
+    assert "chart.png: write a .svg or an .html path" in capsys.readouterr().err
+    assert not (tmp_path / "chart.png").exists() and not (tmp_path / "t.svg").exists()
+
+
 def test_the_module_does_not_import_pytest() -> None:
     source = Path(timeline.__file__).read_text(encoding="utf-8")
     assert "import pytest" not in source

@@ -233,7 +233,11 @@ class Latency(Fault):
 
     def __post_init__(self) -> None:
         # frozen: the parsed seconds go in the way dataclasses themselves set fields.
-        object.__setattr__(self, "seconds", parse_duration(self.seconds, what="latency seconds"))
+        seconds = parse_duration(self.seconds, what="latency seconds")
+        if seconds == 0:
+            # No delay is no fault: the test would count it as injected chaos that changed nothing.
+            raise ValueError("latency(seconds=0) delays nothing: write a delay, e.g. latency('2s')")
+        object.__setattr__(self, "seconds", seconds)
         _check_name("Latency", "name", self.name)
 
     def outcome(self, context: FaultContext) -> Outcome:
