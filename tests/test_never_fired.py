@@ -1,0 +1,334 @@
+"""A schedule that never fired, or a chaos test that sent nothing, is a failure, not a pass.
+
+Each inner suite runs real async ccxt against the simulated venues through pytester; the verdict
+and its message are what a bot author reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+TOY = (TESTS / "plugins" / "toy_exchange.py").read_text()
+CONFTEST = (TESTS / "conftest.py").read_text()
+
+# A bot that opens a long and protects it as ccxt 4.5 does: the entry goes to POST
+# /fapi/v1/order, the stop-loss to POST /fapi/v1/algoOrder.
+OPEN_AND_PROTECT = """
+import asyncio
+import pytest
+from pytest_exchange_chaos import Burst, Wave, faults, profiles, waves_from_log
+
+SYMBOL = "BTC/USDT:USDT"
+
+async def open_and_protect(binance):
+    await binance.load_markets()
+    await binance.create_order(SYMBOL, "market", "buy", 0.01)
+    await binance.create_order(
+        SYMBOL, "market", "sell", 0.01, params={"stopLossPrice": 50_000, "reduceOnly": True}
+    )
+"""
+
+
+def run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(OPEN_AND_PROTECT + body)
+    return pytester.runpytest("-p", "no:randomly", *args)
+
+
+def test_a_stop_wave_on_the_old_order_endpoint_fails_and_names_the_algo_endpoint(
+    chaos_pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        chaos_pytester,
+        """
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(
+    Wave(0, "1h", faults.bad_gateway(), endpoint="POST /fapi/v1/order", intent="stop_loss"), seed=1
+)
+async def test_stop_survives_502s(binance, exchange_chaos):
+    await open_and_protect(binance)
+""",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "a schedule never injected a fault (seed 1), so the test did not test what it claims:",
+            "",
+            "Wave(+0s for 3600s, bad_gateway, rate=1, intent stop_loss, POST /fapi/v1/order) never injected a fault",
+            "  waited for: intent stop_loss, POST /fapi/v1/order, from +0s to +1h00m00s on the chaos clock",
+            "  why: nothing the bot sent matched it (* requests sent)",
+            "*1 request matched all but the endpoint: POST /fapi/v1/algoOrder (intent stop_loss, BTC/USDT:USDT*",
+            "  fix: ccxt 4.5 sends stop and trigger orders to POST /fapi/v1/algoOrder, not POST /fapi/v1/order*",
+            "*if this fault is deliberately optional, write required=False",
+        ]
+    )
+
+
+def test_required_false_lets_an_optional_fault_stay_quiet(chaos_pytester: pytest.Pytester) -> None:
+    result = run(
+        chaos_pytester,
+        """
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(
+    Wave(0, "1h", faults.bad_gateway(), endpoint="POST /fapi/v1/order", intent="stop_loss", required=False)
+)
+async def test_optional(binance, exchange_chaos):
+    await open_and_protect(binance)
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), endpoint="POST /fapi/v1/algoOrder"))
+async def test_the_right_endpoint_fires(binance, exchange_chaos):
+    with pytest.raises(Exception, match="502|Bad Gateway"):
+        await open_and_protect(binance)
+""",
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_every_reason_a_schedule_stays_quiet_is_told(chaos_pytester: pytest.Pytester) -> None:
+    result = run(
+        chaos_pytester,
+        """
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("1h", "1m", faults.bad_gateway(), intent="entry"))
+async def test_too_early(binance, exchange_chaos):
+    await open_and_protect(binance)
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), symbol="BTC/USDT"))
+async def test_spot_symbol(binance, exchange_chaos):
+    await open_and_protect(binance)
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave(0, "1h", faults.bad_gateway(), rate=0.001, intent="entry"), seed=3)
+async def test_unlucky(binance, exchange_chaos):
+    await open_and_protect(binance)
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), after=5, intent="stop_loss"))
+async def test_after_never_exceeded(binance, exchange_chaos):
+    await open_and_protect(binance)
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(
+    Wave(0, "1h", faults.latency(0.1), intent="market_data"),
+    Burst(1, faults.bad_gateway(), intent="market_data"),
+)
+async def test_shadowed(binance, exchange_chaos):
+    await binance.load_markets()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(seed=4)
+async def test_added_mid_test(binance, exchange_chaos):
+    await binance.load_markets()
+    exchange_chaos.add(Burst(1, faults.bad_gateway(), intent="cancel"))
+    await binance.fetch_ticker(SYMBOL)
+""",
+    )
+    result.assert_outcomes(failed=6)
+    out = result.stdout
+    out.fnmatch_lines(
+        [
+            "*test_too_early*",
+            "  why: 1 matching request were sent (+*), but none inside its window; the test ended at +* on the chaos clock",
+            "  fix: move the window to when the bot sends them*",
+        ]
+    )
+    out.fnmatch_lines(
+        [
+            "*test_spot_symbol*",
+            "*no request matched symbol BTC/USDT; symbols sent, closest first: BTC/USDT:USDT (*",
+            "  fix: match what the bot sends, e.g. symbol='BTC/USDT:USDT'",
+        ]
+    )
+    out.fnmatch_lines(
+        [
+            "*test_unlucky*",
+            "  why: 1 matching request inside the window drew against rate=0.001 and no draw hit (seed 3)",
+        ]
+    )
+    out.fnmatch_lines(
+        [
+            "*test_after_never_exceeded*",
+            "  why: it lets after=5 matching requests through first, and only 1 came",
+        ]
+    )
+    out.fnmatch_lines(
+        [
+            "*test_shadowed*",
+            "  why: an earlier schedule fired on * matching requests first (the first schedule that fires wins)",
+        ]
+    )
+    out.fnmatch_lines(
+        [
+            "*test_added_mid_test*",
+            "Burst(1x bad_gateway, intent cancel) never injected a fault",
+            "*no request matched intent cancel; intents sent, closest first: *",
+        ]
+    )
+
+
+def test_a_profile_must_inject_a_fault_as_a_whole(chaos_pytester: pytest.Pytester) -> None:
+    result = run(
+        chaos_pytester,
+        """
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(profile="flapping_gateway")
+async def test_meets_one_flap(binance, exchange_chaos):
+    await binance.load_markets()
+    await asyncio.sleep(6 * 60 + 5)  # the second flap only: the other five stay quiet
+    with pytest.raises(Exception, match="502|Bad Gateway"):
+        await binance.fetch_ticker(SYMBOL)
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(profile="flapping_gateway")
+async def test_ends_before_the_first_flap(binance, exchange_chaos):
+    await binance.load_markets()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(profiles.flapping_gateway(required=False))
+async def test_optional_profile(binance, exchange_chaos):
+    await binance.load_markets()
+""",
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_ends_before_the_first_flap*",
+            "profiles.flapping_gateway() (6 waves: Wave(+1m0s for 30s, *), and 3 more) never injected a fault",
+            "  waited for: every request, in 6 windows from +1m0s to +26m30s on the chaos clock",
+            "  why: * matching requests were sent (*), but none inside any of its windows; *",
+            "*pass required=False to profiles.flapping_gateway()",
+        ]
+    )
+
+
+def test_a_replayed_log_against_a_bot_that_never_sends_its_requests_fails(
+    chaos_pytester: pytest.Pytester,
+) -> None:
+    result = run(
+        chaos_pytester,
+        '''
+LOG = """2025-12-09 05:15:00 bot started
+2025-12-09 05:15:20 create_order failed: 502 Bad Gateway
+2025-12-09 05:15:40 create_order failed: 502 Bad Gateway
+"""
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(waves_from_log(LOG, intent="stop_loss", venue="bybit"))
+async def test_replay(binance, exchange_chaos):
+    await open_and_protect(binance)
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(waves_from_log(LOG, intent="stop_loss", venue="binanceusdm"))
+async def test_replay_meets_the_stop(binance, exchange_chaos):
+    with pytest.raises(Exception, match="502|Bad Gateway"):
+        await open_and_protect(binance)
+''',
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "waves_from_log(a log's lines: 1 minute(s) of '502 Bad Gateway') (1 wave: *) never injected a fault",
+            "*1 request matched all but the venue: POST /fapi/v1/algoOrder (intent stop_loss, BTC/USDT:USDT on binanceusdm)",
+        ]
+    )
+
+
+def test_a_venue_that_is_no_venue_is_a_usage_error_at_collection(chaos_pytester: pytest.Pytester) -> None:
+    result = run(
+        chaos_pytester,
+        """
+@pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), venue="binance"))
+def test_typo(exchange_chaos):
+    pass
+""",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*test_typo: Burst(1x bad_gateway, on binance): venue 'binance' is no venue; write a ccxt id: "
+            "'binanceusdm', 'bybit' (a venue of your own comes from the pytest_exchange_chaos_venues hook)"
+        ]
+    )
+
+
+def test_a_venue_from_the_hook_is_known_at_collection(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makeconftest(TOY)
+    chaos_pytester.makepyfile(
+        """
+        import aiohttp, pytest
+        from pytest_exchange_chaos import Burst, faults
+
+        @pytest.mark.asyncio
+        @pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), venue="toyx"))
+        async def test_toy(exchange_chaos):
+            async with aiohttp.ClientSession() as session:
+                async with session.get("https://api.toyx.test/ticker") as r:
+                    assert r.status == 502
+
+        def test_added_with_an_unknown_venue(exchange_chaos):
+            with pytest.raises(ValueError, match="venue 'binance' is no venue of this test"):
+                exchange_chaos.add(Burst(1, faults.bad_gateway(), venue="binance"))
+            import requests
+            requests.get("https://api.toyx.test/ticker", timeout=5)
+        """
+    )
+    chaos_pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_a_bot_that_sent_nothing_fails(chaos_pytester: pytest.Pytester) -> None:
+    result = run(
+        chaos_pytester,
+        """
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave(0, "1h", faults.bad_gateway(), intent="stop_loss"))
+async def test_forgot_to_await(binance, exchange_chaos):
+    open_and_protect(binance).close()  # the coroutine is made, never run
+
+@pytest.mark.asyncio
+async def test_fixture_only(binance, exchange_chaos):
+    pass
+
+@pytest.mark.exchange_chaos(expect_requests=False)
+def test_inspects_the_venues(exchange_chaos):
+    assert exchange_chaos.venue("binanceusdm").positions() == []
+
+def test_requested_at_run_time(request):
+    request.getfixturevalue("exchange_chaos")
+
+def test_requested_at_run_time_and_failed(request):
+    request.getfixturevalue("exchange_chaos")
+    assert False, "the body's own failure"
+""",
+    )
+    result.assert_outcomes(passed=1, failed=4)
+    text = result.stdout.str()
+    assert text.count("the bot sent nothing: this chaos test ended without a single request") == 3
+    result.stdout.fnmatch_lines(
+        [
+            "*test_forgot_to_await*",
+            "the bot sent nothing: * (1 schedule(s) waited for it), so it tested nothing. Did you forget "
+            "to await the bot's coroutine, *@pytest.mark.exchange_chaos(expect_requests=False).",
+        ]
+    )
+    # A body that failed on its own gets its own verdict only (the count above is 3, not 4).
+    result.stdout.fnmatch_lines(["*_ test_requested_at_run_time _*", "the bot sent nothing: *"])
+
+
+def test_expect_requests_must_be_a_bool(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.exchange_chaos(expect_requests="no")
+        def test_x(exchange_chaos):
+            pass
+        """
+    )
+    result = chaos_pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*exchange_chaos(expect_requests='no'): write expect_requests=False*"])
