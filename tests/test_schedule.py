@@ -6,7 +6,7 @@ import pytest
 
 from pytest_exchange_chaos import Budget, Burst, Wave, faults
 from pytest_exchange_chaos._durations import format_clock, parse_duration
-from pytest_exchange_chaos.schedule import ScheduleRun, flatten_schedules
+from pytest_exchange_chaos.schedule import ScheduleRun, flatten_schedules, grouped
 from pytest_exchange_chaos.venues.base import Call, OrderTicket
 
 ENTRY = Call(
@@ -134,3 +134,76 @@ def test_cloudflare_codes() -> None:
     assert faults.cloudflare(522).describe() == "522 Connection Timed Out"
     with pytest.raises(ValueError, match="520 to 526"):
         faults.cloudflare(530)
+
+
+# -- what each schedule saw, to say why it never fired ------------------------------------------------
+
+
+def test_endpoint_takes_one_or_a_collection_of_endpoints() -> None:
+    both = Burst(5, faults.bad_gateway(), endpoint=["POST /fapi/v1/order", "post /fapi/v1/algoOrder"])
+    assert both.matcher.endpoint == (("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/algoOrder"))
+    assert repr(both) == "Burst(5x bad_gateway, POST /fapi/v1/order or POST /fapi/v1/algoOrder)"
+    run = ScheduleRun(random.Random(1), [both])
+    assert [run.decide(call, 0) is not None for call in (ENTRY, STOP, TICKER)] == [True, True, False]
+    assert Wave(0, 1, faults.bad_gateway(), endpoint="GET /x").matcher.endpoint == (("GET", "/x"),)
+    for empty in ([], (), set()):
+        with pytest.raises(ValueError, match="empty and would match nothing"):
+            Wave(0, 1, faults.bad_gateway(), endpoint=empty)
+    with pytest.raises(ValueError, match="empty and would match nothing"):
+        Burst(1, faults.bad_gateway(), intent=[])
+    with pytest.raises(ValueError, match='not "METHOD /path"'):
+        Burst(1, faults.bad_gateway(), endpoint=["POST /a", "/b"])
+
+
+def test_required_is_a_bool_shown_when_false() -> None:
+    assert Wave(0, 1, faults.bad_gateway()).required is True
+    optional = Burst(1, faults.bad_gateway(), required=False)
+    assert optional.required is False and repr(optional).endswith(", required=False)")
+    assert "required" not in repr(Wave(0, 1, faults.bad_gateway()))
+    for owner in (
+        lambda r: Wave(0, 1, faults.bad_gateway(), required=r),
+        lambda r: Burst(1, faults.bad_gateway(), required=r),
+    ):
+        with pytest.raises(TypeError, match=r"required=True .* or required=False"):
+            owner("no")
+
+
+def test_the_run_counts_matches_window_shadowed_and_faults_per_schedule() -> None:
+    wave = Wave(10, 10, faults.bad_gateway(), intent="stop_loss")
+    burst = Burst(1, faults.gateway_timeout(), intent="stop_loss")
+    quiet = Burst(1, faults.bad_gateway(), venue="bybit", intent="entry")
+    run = ScheduleRun(random.Random(1), [wave, burst, quiet])
+    assert run.decide(STOP, 5) is burst.fault  # before the wave: the burst takes it
+    assert run.decide(STOP, 12) is wave.fault  # the wave first; the burst is spent anyway
+    assert run.decide(ENTRY, 12) is None
+    tallies = {id(t.schedule): t for t in run.tallies()}
+    assert (tallies[id(wave)].matched, tallies[id(wave)].in_window, tallies[id(wave)].fired) == (2, 1, 1)
+    assert (tallies[id(wave)].first_match, tallies[id(wave)].last_match) == (5, 12)
+    assert (tallies[id(burst)].matched, tallies[id(burst)].shadowed, tallies[id(burst)].fired) == (2, 1, 1)
+    assert tallies[id(quiet)].matched == 0
+    assert run.requests == 3
+    assert [[t.schedule for t in entry] for entry in run.unfired()] == [[quiet]]
+
+
+def test_counting_later_schedules_changes_no_decision() -> None:
+    # Once a fault is chosen, later schedules only count the match: no draw, no burst progress.
+    rng = random.Random(5)
+    always = Wave(0, 100, faults.bad_gateway())
+    drawn = Wave(0, 100, faults.service_unavailable(), rate=0.5)
+    burst = Burst(1, faults.gateway_timeout(), after=1)
+    run = ScheduleRun(rng, [always, drawn, burst])
+    assert all(run.decide(ENTRY, t) is always.fault for t in range(60))
+    assert rng.random() == random.Random(5).random()
+    assert [(t.shadowed, t.fired) for t in run.tallies()] == [(0, 60), (60, 0), (60, 0)]
+    assert run.decide(ENTRY, 200) is None  # the burst's first own request goes through (after=1)
+    assert run.decide(ENTRY, 201) is burst.fault
+
+
+def test_a_group_fires_as_a_whole_and_required_false_lets_it_stay_quiet() -> None:
+    first, second = grouped([Wave(0, 10, faults.bad_gateway()), Wave(100, 10, faults.bad_gateway())], "flaps")
+    run = ScheduleRun(random.Random(1), [first, second])
+    assert [[t.schedule for t in entry] for entry in run.unfired()] == [[first, second]]
+    run.decide(ENTRY, 5)
+    assert run.unfired() == []  # the second wave never fired, but the group did
+    optional = grouped([Wave(0, 1, faults.bad_gateway(), required=False)], "optional")
+    assert ScheduleRun(random.Random(1), optional).unfired() == []
