@@ -114,3 +114,16 @@ async def test_unknown_execution_status_executes_what_the_bot_sees_fail(
     [position] = exchange_chaos.venue("binanceusdm").positions()
     assert position.contracts == pytest.approx(0.04)
     assert all(r.executed for r in exchange_chaos.journal if r.intent == "entry")
+
+
+def test_each_profile_call_is_one_group_that_must_inject_a_fault() -> None:
+    for name, factory in profiles.PROFILES.items():
+        waves = factory()
+        groups = {id(w.group) for w in waves}
+        assert len(groups) == 1 and waves[0].group is not None, name
+        assert repr(waves[0].group) == f"profiles.{name}()"
+        assert all(w.required for w in waves), name
+        assert all(not w.required for w in factory(required=False)), name  # type: ignore[call-arg]
+        assert waves[0].group is not factory()[0].group  # two calls are two groups
+    with pytest.raises(TypeError, match=r"maintenance_window\(required='yes'\)"):
+        profiles.maintenance_window(required="yes")  # type: ignore[arg-type]
