@@ -25,11 +25,12 @@ FIXTURE = "exchange_chaos"
 _TEST_HOOKS = "exchange_chaos_test_hooks"
 
 CHAOS_HELP = (
-    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): "
-    "run the test against "
+    "exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=(), "
+    "expect_requests=True): run the test against "
     "simulated exchanges, failing requests with the given Wave(...)/Burst(...) schedules or a named "
     "profile, on the virtual chaos clock (clock='real' for wall time); only allow_hosts may reach the "
-    "network. See docs/reference/markers.md"
+    "network. A required schedule that never fired, or a test that sent no request, fails. "
+    "See docs/reference/markers.md"
 )
 BUDGET_HELP = (
     "retry_budget(**{intent: Budget(attempts=None, seconds=None)}): fail the test when an operation of "
