@@ -47,6 +47,7 @@ __all__ = [
     "Refusal",
     "allow_host_problem",
     "allow_hosts_problem",
+    "is_loopback",
     "refusal_message",
     "refuse_websocket",
 ]
@@ -117,6 +118,15 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 def _endpoint(host: str, port: object) -> str:
     shown = f"[{host}]" if ":" in host else host
     return shown if port in (None, 0, "", b"") else f"{shown}:{_text(port)}"
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8, ``::1`` (and an IPv4 loopback written as IPv6)."""
+    name = host.lower().rstrip(".")
+    if name == "localhost":
+        return True
+    address = _ip(name)
+    return address is not None and address.is_loopback
 
 
 class NetworkGuard:

@@ -46,6 +46,12 @@ class UnservedRequest:
         return f"{self.method} {redact_url(self.url)} (sent with {self.client})"
 
 
+def may_be_loopback(url: str) -> bool:
+    """A quick look, for every request: could this URL's host be loopback (127.x, ::1,
+    localhost)? A userinfo part or an unusual spelling hides it: such a host is then refused."""
+    return "://127." in url or "://localhost" in url or "://[::1]" in url
+
+
 FaultDecider = Callable[[ExchangeRequest, Call, float], "Fault | None"]
 FaultObserver = Callable[[InjectedFault], None]
 
@@ -74,14 +80,19 @@ class ChaosEngine:
         self._venue_by_host = {host: venue for venue in self.venues for host in venue.hosts}
 
     def passes_through(self, url: str) -> bool:
-        """True for a host the test explicitly allowed and no venue serves: the transport then
-        lets the real client send it. Everything else is answered here or refused."""
-        if not self.allowed_hosts:
+        """True for a host no venue serves that the test explicitly allowed, or that is loopback
+        (a bot's own test server): the transport then lets the real client send it. Everything
+        else is answered here or refused."""
+        if not self.allowed_hosts and not may_be_loopback(url):
             return False
         request = ExchangeRequest("GET", url)
         if self.venue_for(request) is not None:
             return False
-        return any(fnmatch.fnmatchcase(request.host, pattern) for pattern in self.allowed_hosts)
+        if any(fnmatch.fnmatchcase(request.host, pattern) for pattern in self.allowed_hosts):
+            return True
+        from pytest_exchange_chaos._network_guard import is_loopback
+
+        return is_loopback(request.host)
 
     def venue_for(self, request: ExchangeRequest) -> Venue | None:
         venue = self._venue_by_host.get(request.host)

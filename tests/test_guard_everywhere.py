@@ -413,6 +413,50 @@ def test_bot():
     chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_every_client_reaches_a_loopback_server_without_allowing_it(
+    chaos_pytester: pytest.Pytester, client: str, host: str
+) -> None:
+    chaos_pytester.makeconftest(REAL_NETWORK)
+    chaos_pytester.makepyfile(
+        f"""
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import pytest, requests
+from conftest import ATTEMPTS
+
+class Ping(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "4")
+        self.end_headers()
+        self.wfile.write(b"pong")
+
+    def log_message(self, *args):
+        pass
+
+@pytest.fixture
+def own_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+@pytest.mark.exchange_chaos
+def test_bot(own_server, exchange_chaos):
+    URL = f"http://{host}:{{own_server}}/"
+{_indented(CLIENTS[client]).replace("        ", "    ", 1).replace(chr(10) + "        ", chr(10) + "    ")}
+    assert answer == b"pong"
+    assert requests.get("https://fapi.binance.com/fapi/v1/time", timeout=5).ok
+    assert [record.path for record in exchange_chaos.journal] == ["/fapi/v1/time"]
+    assert ATTEMPTS == []
+"""
+    )
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+
 # -- child processes -------------------------------------------------------------------------------
 
 CHILDREN = {

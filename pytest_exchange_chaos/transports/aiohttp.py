@@ -18,7 +18,7 @@ from aioresponses.core import RequestMatch
 from yarl import URL
 
 from pytest_exchange_chaos._network_guard import refuse_websocket
-from pytest_exchange_chaos.engine import ChaosEngine
+from pytest_exchange_chaos.engine import ChaosEngine, may_be_loopback
 from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
 from pytest_exchange_chaos.transports._aiohttp_compat import build_client_response, connection_key
@@ -142,7 +142,9 @@ class _ChaosAioresponses(aioresponses):
             # Async ccxt is imported by now if it is the one sending; see _ccxt_throttle.
             self.undo_throttler = accelerate_ccxt_throttler()
         websocket = _is_websocket(url)
-        if self._engine.allowed_hosts and self._engine.passes_through(str(orig_self._build_url(url))):
+        if (self._engine.allowed_hosts or may_be_loopback(str(url))) and self._engine.passes_through(
+            str(orig_self._build_url(url))
+        ):
             with self._engine.clock.real_io():
                 response = await self.patcher.temp_original(orig_self, method, url, *args, **kwargs)
                 if websocket:

@@ -271,8 +271,9 @@ class HttpxTransport:
     def start(self) -> None:
         self._backstop.start()
         self._router.start()
-        if self._engine.clock.virtual and self._engine.allowed_hosts:
-            # Wrapped over respx's own patch, so it is undone before respx's.
+        if self._engine.clock.virtual:
+            # Wrapped over respx's own patch, so it is undone before respx's. Always: a loopback
+            # host (a bot's own test server) passes through without being allowed.
             for pool in _ASYNC_POOLS:
                 send = pool.__dict__.get("handle_async_request")
                 if send is None:  # a pool class this respx does not patch: nothing to wrap
