@@ -31,7 +31,8 @@ def test_markers_are_documented(chaos_pytester: pytest.Pytester) -> None:
     result = chaos_pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
-            "@pytest.mark.exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=()): *",
+            "@pytest.mark.exchange_chaos(*schedules, seed=None, profile=None, clock='virtual', allow_hosts=(), "
+            "expect_requests=True): *",
             "@pytest.mark.retry_budget(**{intent: Budget(attempts=None, seconds=None)}): *",
         ]
     )
