@@ -149,7 +149,8 @@ class _Turns:
     def enter(self, task: _Task) -> None:
         self._local.task = task
         with self._cond:
-            if self.closed:
+            if self.closed or task.seq not in self._live:
+                # Forgotten: a cancelled job's work item only finds its future cancelled.
                 return
             task.arrived = True
             task.waiting = True
@@ -244,7 +245,9 @@ class _Turns:
     def _wait_for_turn(self, task: _Task) -> bool:
         started = _real_monotonic()
         while self._holder is not task and not self.closed:
-            if self._holder is not None and self._holder is self._stuck:
+            # A stuck holder, or a request really on the network (its timing is the network's
+            # anyway, and a resolver thread must not wait for the loop that waits for it).
+            if (self._holder is not None and self._holder is self._stuck) or self._clock._real_io_in_flight:
                 break
             self._cond.wait(_PATIENCE / 20)
             if self._holder is not task and _real_monotonic() - started > _PATIENCE:
@@ -288,6 +291,7 @@ class ChaosClock:
         self._turns = _Turns(self)
         # Event loops that ran on this clock: their timers are moved back to real time after.
         self._loops: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._last_loop: Any = None
 
     @property
     def virtual(self) -> bool:
@@ -368,6 +372,7 @@ class ChaosClock:
     def uninstall(self) -> None:
         self._turns.close()
         self._return_loops_to_real_time()
+        self._last_loop = None
         while self._undo:
             self._undo.pop()()
         self._traveller = None
@@ -430,7 +435,8 @@ class ChaosClock:
                 return original(selector, timeout)
             if clock._mine():
                 loop = _running_loop()
-                if loop is not None:
+                if loop is not clock._last_loop and loop is not None:
+                    clock._last_loop = loop
                     clock._loops.add(loop)
                 if clock._turns.busy() and not clock._real_io_in_flight:
                     return clock._select_beside_tasks(original, selector, timeout)
@@ -521,7 +527,11 @@ class ChaosClock:
         def start(thread: threading.Thread) -> None:
             if getattr(thread, "_target", None) is concurrent.futures.thread._worker or turns.closed:
                 # A pool's own thread: its jobs are the tasks.
-                original_thread_start(thread)
+                turns.starting = clock._mine()
+                try:
+                    original_thread_start(thread)
+                finally:
+                    turns.starting = False
                 return
             task = turns.create(None)
             body = thread.run

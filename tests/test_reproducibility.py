@@ -225,12 +225,41 @@ def test_as_completed_hands_out_the_jobs_in_chaos_time(exchange_chaos):
     assert exchange_chaos.now() == pytest.approx(350)
     # The test's thread waiting in as_completed() hands the jobs the turn at once.
     assert time.perf_counter() - real_start < 0.5
+
+@pytest.mark.exchange_chaos(expect_requests=False)
+def test_a_job_cancelled_before_it_ran_takes_no_turn(exchange_chaos):
+    from concurrent.futures import ThreadPoolExecutor
+
+    real_start = time.perf_counter()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(time.sleep, 10)
+        queued = pool.submit(time.sleep, 99)
+        assert queued.cancel()
+        running.result()
+    assert exchange_chaos.now() == pytest.approx(10)
+    assert time.perf_counter() - real_start < 0.5
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(expect_requests=False)
+async def test_a_thread_blocked_outside_the_clock_lets_time_run_at_real_speed(exchange_chaos):
+    import queue
+
+    jobs = queue.Queue()
+    taken = asyncio.ensure_future(asyncio.to_thread(jobs.get))
+    real_start = time.perf_counter()
+    # The thread blocks on the queue, not on the chaos clock: after a second's patience the loop
+    # lets the chaos clock run at real speed, so this sleep ends instead of waiting forever.
+    await asyncio.sleep(0.3)
+    jobs.put("order")
+    assert await taken == "order"
+    assert 0.29 <= exchange_chaos.now() < 30
+    assert time.perf_counter() - real_start < 10
 """
 
 
 def test_threads_live_on_the_chaos_clock(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makepyfile(THREADS)
-    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=6)
 
 
 FOUR_THREADS = """
