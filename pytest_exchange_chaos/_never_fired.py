@@ -65,6 +65,10 @@ def _ranked(dimension: str, wanted: Sequence[str], journal: Sequence[JournalReco
     return sorted(counts, key=lambda v: (-_closeness(v, wanted), -counts[v], v))
 
 
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
 def _sent_values(dimension: str, wanted: Sequence[str], journal: Sequence[JournalRecord]) -> str:
     counts = Counter(v for r in journal if (v := _value(r, dimension)) is not None)
     if not counts:
@@ -94,7 +98,16 @@ def _no_match(
                 f"venue {', '.join(map(repr, unknown))} is no venue of this test; the venues are "
                 + ", ".join(map(repr, venues))
             )
-    misses = [(record, matcher.mismatches(record)) for record in journal]
+    # A request that matches everything yet never reached the schedule was answered by a hook
+    # decider first: the note about hooks says so, it is no near miss.
+    misses = [(record, missed) for record in journal if (missed := matcher.mismatches(record))]
+    answered = len(journal) - len(misses)
+    if answered:
+        lines.append(
+            f"{_plural(answered, 'request')} matched it, but a pytest_exchange_chaos_decide_fault hook "
+            "answered them before the schedules saw them"
+        )
+        return lines, suggestions
     fewest = min((len(missed) for _, missed in misses), default=0)
     near: Counter[tuple[tuple[str, str | None], ...]] = Counter()
     example: dict[tuple[tuple[str, str | None], ...], JournalRecord] = {}
@@ -180,10 +193,7 @@ def _missed_chances(tallies: Sequence[ScheduleTally], seed: int | None) -> tuple
         if chances <= 0:
             continue
         if isinstance(schedule, Wave):
-            if schedule.limit == 0:
-                why.append(f"limit=0 lets {schedule!r} inject nothing")
-                fix.append("give it a limit of at least 1")
-            elif schedule.rate < 1.0:
+            if schedule.rate < 1.0:
                 seeded = f" (seed {seed})" if seed is not None else ""
                 why.append(
                     f"{_plural(chances, 'matching request')} inside the window drew against "
@@ -228,7 +238,9 @@ def explain(
         why.append("the bot sent no request at all")
         fix.append("make sure the bot runs inside the test (did you forget to await it?)")
     elif not matched:
-        why.append(f"nothing the bot sent matched it ({_plural(len(journal), 'request')} sent)")
+        hooked = any(t.schedule.matcher.matches(r) for t in tallies for r in journal)
+        what = "no matching request reached it" if hooked else "nothing the bot sent matched it"
+        why.append(f"{what} ({_plural(len(journal), 'request')} sent)")
         matchers: list[Matcher] = []
         for schedule in schedules:
             if schedule.matcher not in matchers:
@@ -250,7 +262,7 @@ def explain(
             format_clock(first) if first == last else f"from {format_clock(first)} to {format_clock(last)}"
         )
         why.append(
-            f"{_plural(matched, 'matching request')} were sent ({sent_at}), but none inside "
+            f"{_plural(matched, 'matching request')} {_were(matched)} sent ({sent_at}), but none inside "
             f"{'any of its windows' if len(tallies) > 1 else 'its window'}; the test ended at "
             f"{format_clock(now)} on the chaos clock"
         )
@@ -262,11 +274,11 @@ def explain(
         why, fix = _missed_chances(tallies, seed)
         if not why:
             why.append(f"{_plural(in_window, 'matching request')} came while it was active, but none fired")
-    if requests_scheduled is not None and requests_scheduled < len(journal):
-        hooked = len(journal) - requests_scheduled
+    if matched and requests_scheduled is not None and requests_scheduled < len(journal):
+        by_hook = len(journal) - requests_scheduled
         why.append(
-            f"{_plural(hooked, 'request')} were answered by a pytest_exchange_chaos_decide_fault "
-            "hook before the schedules saw them"
+            f"{_plural(by_hook, 'request')} {_were(by_hook)} answered by a "
+            "pytest_exchange_chaos_decide_fault hook before the schedules saw them"
         )
     optional = f"pass required=False to {group!r}" if group is not None else "write required=False"
     fix.append(f"if this fault is deliberately optional, {optional}")

@@ -133,7 +133,7 @@ async def test_added_mid_test(binance, exchange_chaos):
     out.fnmatch_lines(
         [
             "*test_too_early*",
-            "  why: 1 matching request were sent (+*), but none inside its window; the test ended at +* on the chaos clock",
+            "  why: 1 matching request was sent (+*), but none inside its window; the test ended at +* on the chaos clock",
             "  fix: move the window to when the bot sends them*",
         ]
     )
@@ -332,3 +332,36 @@ def test_expect_requests_must_be_a_bool(chaos_pytester: pytest.Pytester) -> None
     result = chaos_pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*exchange_chaos(expect_requests='no'): write expect_requests=False*"])
+
+
+def test_requests_a_hook_answered_first_are_named(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makeconftest(TOY)
+    chaos_pytester.makepyfile(
+        hook_first="""
+        from pytest_exchange_chaos import faults
+
+        def pytest_exchange_chaos_decide_fault(request, call, now, controller):
+            return faults.latency(0.01) if call.endpoint == "GET /ticker" else None
+        """,
+        test_hooked="""
+        import aiohttp, pytest
+        from pytest_exchange_chaos import Burst, faults
+
+        @pytest.mark.asyncio
+        @pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), endpoint="GET /ticker"))
+        async def test_toy(exchange_chaos):
+            async with aiohttp.ClientSession() as session:
+                async with session.get("https://api.toyx.test/ticker") as r:
+                    assert r.status == 200
+        """,
+    )
+    chaos_pytester.syspathinsert()
+    result = chaos_pytester.runpytest("-p", "hook_first")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "  why: no matching request reached it (1 request sent)",
+            "       1 request matched it, but a pytest_exchange_chaos_decide_fault hook answered them "
+            "before the schedules saw them",
+        ]
+    )
