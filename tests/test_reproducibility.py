@@ -227,6 +227,24 @@ def test_as_completed_hands_out_the_jobs_in_chaos_time(exchange_chaos):
     assert time.perf_counter() - real_start < 0.5
 
 @pytest.mark.exchange_chaos(expect_requests=False)
+def test_a_thread_runs_its_own_event_loop_on_the_chaos_clock(exchange_chaos):
+    seen = []
+
+    def run_loop():
+        async def heartbeat():
+            await asyncio.sleep(120)
+            seen.append(("thread", round(exchange_chaos.now(), 6)))
+
+        asyncio.run(heartbeat())
+
+    worker = threading.Thread(target=run_loop)
+    worker.start()
+    time.sleep(60)  # the test's own sleep takes its turn between the thread's
+    seen.append(("test", round(exchange_chaos.now(), 6)))
+    worker.join()
+    assert seen == [("test", 60.0), ("thread", 120.0)]
+
+@pytest.mark.exchange_chaos(expect_requests=False)
 def test_a_job_cancelled_before_it_ran_takes_no_turn(exchange_chaos):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -259,7 +277,7 @@ async def test_a_thread_blocked_outside_the_clock_lets_time_run_at_real_speed(ex
 
 def test_threads_live_on_the_chaos_clock(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makepyfile(THREADS)
-    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=6)
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=7)
 
 
 FOUR_THREADS = """
