@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from pytest_exchange_chaos.venues.base import INTENTS, Venue
 __all__ = ["ChaosSettings", "read_settings", "venue_classes"]
 
 _CHAOS_KWARGS = ("seed", "profile", "clock", "allow_hosts", "expect_requests")
-_VENUE_IDS_KEY = pytest.StashKey[frozenset[str]]()
+_VENUES_KEY = pytest.StashKey["dict[str, frozenset[str] | None]"]()
 _CLOCKS: tuple[ClockMode, ...] = ("virtual", "real")
 
 
@@ -50,22 +51,47 @@ def venue_classes(config: pytest.Config) -> list[type[Venue]]:
     return list(by_id.values())
 
 
-def _check_venues(item: pytest.Item, schedules: list[Schedule]) -> None:
-    named = [s for s in schedules if s.matcher.venue is not None]
+def _symbols_by_venue(config: pytest.Config) -> dict[str, frozenset[str] | None]:
+    """Each venue id with the unified symbols it lists, or None where that is not known at
+    collection (a venue of a plugin's own)."""
+    known = config.stash.get(_VENUES_KEY, None)
+    if known is None:
+        from pytest_exchange_chaos.venues import builtin_venues
+        from pytest_exchange_chaos.venues._instruments import INSTRUMENTS
+
+        builtin = set(builtin_venues())
+        listed = frozenset(instrument.symbol for instrument in INSTRUMENTS)
+        known = {cls.id: listed if cls in builtin else None for cls in venue_classes(config)}
+        config.stash[_VENUES_KEY] = known
+    return known
+
+
+def _check_matchers(item: pytest.Item, schedules: list[Schedule]) -> None:
+    named = [s for s in schedules if s.matcher.venue is not None or s.matcher.symbol is not None]
     if not named:
         return
-    known = item.config.stash.get(_VENUE_IDS_KEY, None)
-    if known is None:
-        known = frozenset(cls.id for cls in venue_classes(item.config))
-        item.config.stash[_VENUE_IDS_KEY] = known
+    venues = _symbols_by_venue(item.config)
     for schedule in named:
-        unknown = sorted((schedule.matcher.venue or frozenset()) - known)
+        unknown = sorted((schedule.matcher.venue or frozenset()) - set(venues))
         if unknown:
             raise _usage(
                 item,
                 f"{schedule!r}: venue {', '.join(map(repr, unknown))} is no venue; write a ccxt id: "
-                f"{', '.join(map(repr, sorted(known)))} (a venue of your own comes from the "
+                f"{', '.join(map(repr, sorted(venues)))} (a venue of your own comes from the "
                 "pytest_exchange_chaos_venues hook)",
+            )
+        targets = sorted(schedule.matcher.venue or venues)
+        listings = [venues[v] for v in targets]
+        if schedule.matcher.symbol is None or any(listing is None for listing in listings):
+            continue
+        listed = frozenset().union(*(listing for listing in listings if listing is not None))
+        for symbol in sorted(schedule.matcher.symbol - listed):
+            close = difflib.get_close_matches(symbol, sorted(listed), n=1, cutoff=0.0)
+            raise _usage(
+                item,
+                f"{schedule!r}: symbol {symbol!r} is not listed on {', '.join(targets)}, so it can "
+                f"never match; the venues list linear perpetuals in ccxt's form"
+                + (f", e.g. {close[0]!r}" if close else ""),
             )
 
 
@@ -144,7 +170,7 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             f"exchange_chaos(expect_requests={expect_requests!r}): write expect_requests=False for a "
             "test that may send no request (it only inspects the venues), or leave it out",
         )
-    _check_venues(item, schedules)
+    _check_matchers(item, schedules)
 
     budgets: dict[str, Budget] = {}
     for marker in item.iter_markers("retry_budget"):

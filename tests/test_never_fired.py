@@ -98,8 +98,9 @@ async def test_too_early(binance, exchange_chaos):
     await open_and_protect(binance)
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), symbol="BTC/USDT"))
 async def test_spot_symbol(binance, exchange_chaos):
+    # Added at run time: the marker's would stop the run at collection.
+    exchange_chaos.add(Burst(1, faults.bad_gateway(), symbol="BTC/USDT"))
     await open_and_protect(binance)
 
 @pytest.mark.asyncio
@@ -252,6 +253,24 @@ def test_typo(exchange_chaos):
         [
             "*test_typo: Burst(1x bad_gateway, on binance): venue 'binance' is no venue; write a ccxt id: "
             "'binanceusdm', 'bybit' (a venue of your own comes from the pytest_exchange_chaos_venues hook)"
+        ]
+    )
+
+
+def test_a_symbol_no_venue_lists_is_a_usage_error_at_collection(chaos_pytester: pytest.Pytester) -> None:
+    result = run(
+        chaos_pytester,
+        """
+@pytest.mark.exchange_chaos(Wave(0, 60, faults.bad_gateway(), venue="bybit", symbol="BTC/USDT"))
+def test_spot(exchange_chaos):
+    pass
+""",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*test_spot: Wave(*): symbol 'BTC/USDT' is not listed on bybit, so it can never match; the "
+            "venues list linear perpetuals in ccxt's form, e.g. 'BTC/USDT:USDT'"
         ]
     )
 
