@@ -10,9 +10,15 @@ import types
 from pathlib import Path
 from typing import Any
 
+import ccxt
+import ccxt.async_support  # noqa: F401
 import pytest
 
 from pytest_exchange_chaos.session import chaos_session
+
+# ccxt imported here, before the in-process runs below: pytester drops the modules first imported
+# inside a run, and importing ccxt and aiohttp afresh run after run crashed CPython 3.13.0's
+# garbage collector.
 
 # A bot whose retries sleep a random jitter, as most do: the journal's times follow its draws.
 JITTER_BOT = """
