@@ -124,15 +124,26 @@ def _check_after_body(item: pytest.Item, controller: ChaosController, *, body_fa
     if not body_failed:
         # A body that already failed has told its story; what it did not get to send is no news.
         _check_something_was_sent(controller, settings)
-        _check_schedules_fired(controller)
+    # A broken budget is the bot's bug and comes first; a quiet schedule is the test's, and is
+    # told in the same failure so that fixing one does not hide the other.
+    verdicts = []
     if settings.budgets:
         breaches = controller.budget_breaches(settings.budgets)
         if breaches:
-            pytest.fail(
+            verdicts.append(
                 f"retry budget broken by {len(breaches)} operation(s) (seed {controller.seed}):\n\n"
-                + "\n\n".join(breaches),
-                pytrace=False,
+                + "\n\n".join(breaches)
             )
+    if not body_failed:
+        unfired = controller.unfired_schedules()
+        if unfired:
+            count = f"{len(unfired)} schedule(s)" if len(unfired) > 1 else "a schedule"
+            verdicts.append(
+                f"{count} never injected a fault (seed {controller.seed}), so the test did not test "
+                "what it claims:\n\n" + "\n\n".join(str(u) for u in unfired)
+            )
+    if verdicts:
+        pytest.fail("\n\n".join(verdicts), pytrace=False)
 
 
 def _check_something_was_sent(controller: ChaosController, settings: ChaosSettings) -> None:
@@ -145,18 +156,6 @@ def _check_something_was_sent(controller: ChaosController, settings: ChaosSettin
         f"simulated exchanges{waiting}, so it tested nothing. Did you forget to await the bot's "
         "coroutine, or build the exchange outside the test? A test that only inspects the venues "
         "says so with @pytest.mark.exchange_chaos(expect_requests=False).",
-        pytrace=False,
-    )
-
-
-def _check_schedules_fired(controller: ChaosController) -> None:
-    unfired = controller.unfired_schedules()
-    if not unfired:
-        return
-    count = f"{len(unfired)} schedule(s)" if len(unfired) > 1 else "a schedule"
-    pytest.fail(
-        f"{count} never injected a fault (seed {controller.seed}), so the test did not test "
-        "what it claims:\n\n" + "\n\n".join(str(u) for u in unfired),
         pytrace=False,
     )
 

@@ -384,3 +384,33 @@ def test_requests_a_hook_answered_first_are_named(chaos_pytester: pytest.Pyteste
             "before the schedules saw them",
         ]
     )
+
+
+def test_a_broken_budget_and_a_quiet_schedule_are_told_together(chaos_pytester: pytest.Pytester) -> None:
+    result = run(
+        chaos_pytester,
+        """
+from pytest_exchange_chaos import Budget
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(
+    Burst(1, faults.bad_gateway(), intent="entry"), Burst(1, faults.bad_gateway(), intent="cancel"), seed=2
+)
+@pytest.mark.retry_budget(entry=Budget(attempts=1))
+async def test_both(binance, exchange_chaos):
+    await binance.load_markets()
+    with pytest.raises(Exception, match="502|Bad Gateway"):
+        await binance.create_order(SYMBOL, "market", "buy", 0.01)
+    await binance.create_order(SYMBOL, "market", "buy", 0.01)
+""",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "retry budget broken by 1 operation(s) (seed 2):",
+            "*",
+            "a schedule never injected a fault (seed 2), so the test did not test what it claims:",
+            "",
+            "Burst(1x bad_gateway, intent cancel) never injected a fault",
+        ]
+    )
