@@ -125,8 +125,7 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
     ):
         raise _usage(
             item,
-            f"exchange_chaos(seed={shown(seed)}): write a whole number, e.g. seed=7 "
-            f"(from 0 to {MAX_SEED})",
+            f"exchange_chaos(seed={shown(seed)}): write a whole number, e.g. seed=7 (from 0 to {MAX_SEED})",
         )
     clock = options.get("clock", "virtual")
     if clock not in _CLOCKS:
