@@ -14,6 +14,8 @@ runner and in pytest-asyncio's strict and auto modes alike (an ``async def`` fix
 from __future__ import annotations
 
 import importlib
+import re
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -32,17 +34,38 @@ __all__ = [
     "chaos_bybit_sync",
 ]
 
+# The oldest ccxt the project's whole suite passes with (tox's `oldest` env), and the extra's pin.
+OLDEST_CCXT = (4, 4, 96)
+
 # Signed endpoints need keys; the simulated venues check their shape, never their value.
 API_KEYS = {"apiKey": "chaos-key-0123456789", "secret": "chaos-secret-abcdef"}
 
 INSTALL_CCXT = 'pip install "pytest-exchange-chaos[ccxt]"'
 
 
+def ccxt_too_old(version: str) -> str | None:
+    """Why ccxt ``version`` is not supported, or None when it is."""
+    parts = tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+    if parts >= OLDEST_CCXT:
+        return None
+    oldest = ".".join(map(str, OLDEST_CCXT))
+    return (
+        f"ccxt {version} is older than the oldest ccxt pytest-exchange-chaos supports ({oldest}, "
+        "tested in its CI): older ccxt sends requests and reads answers the simulated venues are not "
+        f'tested against, so its chaos tests would prove little. Upgrade with: pip install "ccxt>={oldest}"'
+    )
+
+
 def _import(module: str, fixture: str) -> Any:
     try:
-        return importlib.import_module(module)
+        imported = importlib.import_module(module)
     except ImportError as error:
         problem = str(error)
+    else:
+        too_old = ccxt_too_old(str(getattr(sys.modules["ccxt"], "__version__", "")))
+        if too_old is None:
+            return imported
+        pytest.fail(too_old, pytrace=False)
     # Outside the except: the import's own traceback would bury the one line that matters.
     pytest.fail(
         f"the {fixture} fixture needs ccxt ({module}), which cannot be imported here ({problem}); "
@@ -160,6 +183,18 @@ def _async_plugin_advice(config: pytest.Config) -> str:
         'install pytest-asyncio (pip install "pytest-exchange-chaos[ccxt]" pytest-asyncio), then '
         "add @pytest.mark.asyncio to the test or set asyncio_mode = auto in your pytest ini"
     )
+
+
+@pytest.hookimpl
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Only a ccxt already imported is read (the bot's own import, or a fixture's): free, and a
+    # suite without ccxt or without chaos tests is not touched.
+    ccxt = sys.modules.get("ccxt")
+    if ccxt is None or "exchange_chaos" not in getattr(item, "fixturenames", ()):
+        return
+    problem = ccxt_too_old(str(getattr(ccxt, "__version__", "")))
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.hookimpl

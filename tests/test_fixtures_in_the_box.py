@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_exchange_chaos.fixtures import OLDEST_CCXT
+
 ASYNC_ORDER = """
 import pytest
 
@@ -171,3 +173,39 @@ def test_the_readmes_snippets_paste_ready_for_pytest_asyncio() -> None:
             assert "@pytest.mark.asyncio" in before, (
                 f"{test[1]} in README.md is not marked for pytest-asyncio"
             )
+
+
+def test_a_chaos_test_under_a_ccxt_older_than_supported_fails_saying_which(
+    chaos_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ccxt
+
+    monkeypatch.setattr(ccxt, "__version__", "4.1.100")
+    chaos_pytester.makepyfile(
+        """
+        import pytest
+
+        def test_a_chaos_test(exchange_chaos):
+            pass
+
+        def test_an_ordinary_test():
+            pass
+        """
+    )
+    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
+    # Failed at setup, before the chaos starts: an error, as a missing fixture is.
+    result.assert_outcomes(passed=1, errors=1)
+    oldest = ".".join(map(str, OLDEST_CCXT))
+    assert (
+        f"ccxt 4.1.100 is older than the oldest ccxt pytest-exchange-chaos supports ({oldest}, "
+        "tested in its CI): older ccxt sends requests and reads answers the simulated venues are not "
+        f'tested against, so its chaos tests would prove little. Upgrade with: pip install "ccxt>={oldest}"'
+    ) in result.stdout.str()
+
+
+def test_the_extras_pin_and_the_oldest_tox_env_name_the_oldest_supported_ccxt() -> None:
+    root = Path(__file__).parents[1]
+    oldest = ".".join(map(str, OLDEST_CCXT))
+    assert f'"ccxt>={oldest}"' in (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert f"ccxt=={oldest}\n" in (root / "tox.ini").read_text(encoding="utf-8")
+    assert f"ccxt {oldest}" in README.read_text(encoding="utf-8")
