@@ -46,7 +46,8 @@ INSTALL_CCXT = 'pip install "pytest-exchange-chaos[ccxt]"'
 def ccxt_too_old(version: str) -> str | None:
     """Why ccxt ``version`` is not supported, or None when it is."""
     parts = tuple(int(part) for part in re.findall(r"\d+", version)[:3])
-    if parts >= OLDEST_CCXT:
+    if not parts or parts >= OLDEST_CCXT:
+        # No version to read (a vendored or patched ccxt) is not evidence of an old one.
         return None
     oldest = ".".join(map(str, OLDEST_CCXT))
     return (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_exchange_chaos.fixtures import OLDEST_CCXT
+from pytest_exchange_chaos.fixtures import OLDEST_CCXT, ccxt_too_old
 
 ASYNC_ORDER = """
 import pytest
@@ -209,3 +209,11 @@ def test_the_extras_pin_and_the_oldest_tox_env_name_the_oldest_supported_ccxt() 
     assert f'"ccxt>={oldest}"' in (root / "pyproject.toml").read_text(encoding="utf-8")
     assert f"ccxt=={oldest}\n" in (root / "tox.ini").read_text(encoding="utf-8")
     assert f"ccxt {oldest}" in README.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [("4.1.100", False), ("4.4.95", False), ("4.4.96", True), ("4.5.90", True), ("5.0.0", True), ("", True)],
+)
+def test_which_ccxt_versions_are_supported(version: str, supported: bool) -> None:
+    assert (ccxt_too_old(version) is None) is supported
