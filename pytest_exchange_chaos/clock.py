@@ -98,8 +98,11 @@ class _Turns:
     jumps while a thread computes, and who runs next never depends on the OS scheduler.
 
     A thread that blocks on anything else (a lock, a queue, a socket, ``Event.wait``) while it
-    holds the turn is waited for ``_PATIENCE`` seconds of real time; then the others run beside
-    it, as plain threads would, and the run is no longer guaranteed to repeat.
+    holds the turn is waited for ``_PATIENCE`` seconds of real time; then it leaves the turns
+    (a library's service thread that waits forever on a C queue, such as pycares' under aiodns,
+    must not stop the clock for the rest of the test), the others take turns without it and the
+    clock jumps again. It rejoins when it next waits on the chaos clock; what it did in between
+    ran beside the others, so the run is no longer guaranteed to repeat.
     """
 
     def __init__(self, clock: ChaosClock) -> None:
@@ -116,8 +119,6 @@ class _Turns:
         self._owner_polls = False
         self._steps = 0
         self._owner_seen = 0
-        # A holder the others gave up waiting for: later waiters do not wait for it again.
-        self._stuck: _Task | None = None
         self.closed = False
         # The owner is inside Thread.start(), which waits for the new thread to be up.
         self.starting = False
@@ -175,6 +176,9 @@ class _Turns:
                 return False
             task.wake = wake
             task.waiting = True
+            if task is not self.owner and not task.done:
+                # A task that left the turns while blocked outside the clock comes back here.
+                self._live.setdefault(task.seq, task)
             if task is self.owner:
                 self._owner_polls = polls
                 self._owner_seen = self._steps
@@ -201,7 +205,6 @@ class _Turns:
     def _release(self, task: _Task) -> None:
         if self._holder is task:
             self._holder = None
-            self._stuck = None
 
     def _can_start(self, task: _Task) -> bool:
         # A pool job starts only once one of the pool's threads is free: waiting for a job
@@ -245,19 +248,19 @@ class _Turns:
     def _wait_for_turn(self, task: _Task) -> bool:
         started = _real_monotonic()
         while self._holder is not task and not self.closed:
-            # A stuck holder, or a request really on the network (its timing is the network's
-            # anyway, and a resolver thread must not wait for the loop that waits for it).
-            if (self._holder is not None and self._holder is self._stuck) or self._clock._real_io_in_flight:
+            if self._clock._real_io_in_flight:
+                # A request really on the network: its timing is the network's anyway, and a
+                # resolver thread must not wait for the loop that waits for it.
                 break
             self._cond.wait(_PATIENCE / 20)
-            if self._holder is not task and _real_monotonic() - started > _PATIENCE:
-                if self._holder is not None:
-                    self._stuck = self._holder
-                break
+            if self._holder is task or _real_monotonic() - started <= _PATIENCE:
+                continue
+            if self._holder is None:
+                break  # the task chosen to run next never started: run without it
+            self._detach(self._holder)
+            started = _real_monotonic()
         else:
             return True
-        # Waited long enough: run beside the stuck holder (or, with no holder, without the
-        # thread that never started); a task's sleep ends at the time it asked for.
         task.waiting = False
         if task is not self.owner and task.wake != math.inf:
             self._clock._advance_to(task.wake)
@@ -265,6 +268,13 @@ class _Turns:
             self._holder = task
             return True
         return False
+
+    def _detach(self, holder: _Task) -> None:
+        # Blocked outside the chaos clock for longer than _PATIENCE: it leaves the turns, so
+        # the clock can jump again without it (see the class docstring).
+        self._live.pop(holder.seq, None)
+        self._holder = None
+        self._grant()
 
 
 class ChaosClock:

@@ -278,12 +278,27 @@ async def test_a_thread_blocked_outside_the_clock_lets_time_run_at_real_speed(ex
     assert await taken == "order"
     assert 0.29 <= exchange_chaos.now() < 30
     assert time.perf_counter() - real_start < 10
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(expect_requests=False)
+async def test_a_service_thread_blocked_for_good_leaves_the_turns(exchange_chaos):
+    import queue, threading
+
+    # As pycares does under aiodns: a daemon thread waiting forever on a C queue. After a
+    # second's patience it leaves the turns and the clock jumps again: an hour takes no time.
+    forever = queue.SimpleQueue()
+    threading.Thread(target=forever.get, daemon=True).start()
+    real_start = time.perf_counter()
+    for _ in range(60):
+        await asyncio.sleep(60)
+    assert exchange_chaos.now() == pytest.approx(3600, abs=1)
+    assert time.perf_counter() - real_start < 5
 """
 
 
 def test_threads_live_on_the_chaos_clock(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makepyfile(THREADS)
-    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=7)
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=8)
 
 
 FOUR_THREADS = """
