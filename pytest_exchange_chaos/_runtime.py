@@ -76,9 +76,10 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         holder.append(controller)
         item.stash[CONTROLLER_KEY] = controller
         yield controller
-        if not item.stash.get(_CHECKED_KEY, False):
+        if not item.stash.get(_CHECKED_KEY, False) and _BODY_FAILED_KEY in item.stash:
             # The fixture was requested from the test body, after the call hook had started: the
-            # checks that hook makes happen here instead, and fail the test's teardown.
+            # checks that hook makes happen here instead, and fail the test's teardown. (With no
+            # call report, a fixture's setup failed and the body never ran: nothing to check.)
             _check_after_body(item, controller, body_failed=item.stash.get(_BODY_FAILED_KEY, False))
 
 

@@ -322,9 +322,17 @@ def test_requested_at_run_time(request):
 def test_requested_at_run_time_and_failed(request):
     request.getfixturevalue("exchange_chaos")
     assert False, "the body's own failure"
+
+@pytest.fixture
+def broken_bot(exchange_chaos):
+    raise RuntimeError("the bot's fixture broke")
+
+def test_setup_failed(broken_bot):
+    pass
 """,
     )
-    result.assert_outcomes(passed=1, failed=4)
+    # A fixture that broke in setup is one error: the body never ran, so "sent nothing" is no news.
+    result.assert_outcomes(passed=1, failed=4, errors=1)
     text = result.stdout.str()
     assert text.count("the bot sent nothing: this chaos test ended without a single request") == 3
     result.stdout.fnmatch_lines(
