@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pytest_exchange_chaos._redact import redact_all_query_values
 from pytest_exchange_chaos.engine import UnservedRequest
 from pytest_exchange_chaos.errors import (
     CHILD_PROCESS_REASON,
@@ -36,7 +37,6 @@ from pytest_exchange_chaos.errors import (
     WEBSOCKET_REASON,
     UnservedRequestError,
 )
-from pytest_exchange_chaos.journal import redact_url
 from pytest_exchange_chaos.venues.base import ExchangeRequest
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def refusal_message(unserved: Sequence[UnservedRequest]) -> str:
 
 def refuse_websocket(engine: ChaosEngine, url: str, api: str) -> UnservedRequestError:
     """Record a websocket the test may not open, and the error its client raises."""
-    shown = redact_url(url)
+    shown = redact_all_query_values(url)
     refusal = Refusal(
         engine.clock.now(), "GET", shown, api, what=f"a websocket to {shown} ({api})", reason=WEBSOCKET_REASON
     )
@@ -224,7 +224,43 @@ class NetworkGuard:
         self._patch(socket.socket, "connect", connect)
         self._patch(socket.socket, "connect_ex", connect_ex)
         self._patch(socket.socket, "sendto", sendto)
+        self._refuse_proxied_requests()
         self._refuse_child_processes()
+
+    def _refuse_proxied_requests(self) -> None:
+        # A proxy on loopback is allowed like any local server, and then forwards wherever the
+        # request names: a tunnel (CONNECT host:443, for https) or an absolute-form request line
+        # (GET http://host/path, for plain http). Both are checked as a connection to that host.
+        # urllib3's connections subclass these and call them, so urllib3 is covered too.
+        import http.client
+        from urllib.parse import urlsplit
+
+        guard = self
+        connection = http.client.HTTPConnection
+        real_set_tunnel = connection.set_tunnel
+        real_putrequest = connection.putrequest
+
+        def set_tunnel(
+            conn: http.client.HTTPConnection, host: str, port: int | None = None, *args: Any, **kwargs: Any
+        ) -> None:
+            target, target_port = conn._get_hostport(host, port)  # type: ignore[attr-defined]
+            guard._check("a tunnel through a proxy to", target, target_port, "http.client set_tunnel")
+            real_set_tunnel(conn, host, port, *args, **kwargs)
+
+        def putrequest(
+            conn: http.client.HTTPConnection, method: str, url: str, *args: Any, **kwargs: Any
+        ) -> None:
+            if "://" in url and not url.startswith("/"):
+                parts = urlsplit(url)
+                host = parts.hostname or ""
+                reason = guard.refusal_reason(host)
+                if reason is not None:
+                    shown = f"{method} {redact_all_query_values(url)}"
+                    raise guard._refuse("a request through a proxy:", shown, "http.client putrequest", reason)
+            real_putrequest(conn, method, url, *args, **kwargs)
+
+        self._patch(connection, "set_tunnel", set_tunnel)
+        self._patch(connection, "putrequest", putrequest)
 
     def _refuse_child_processes(self) -> None:
         # Refused rather than followed: a spawned child starts without the transports or this
@@ -298,16 +334,31 @@ def allow_host_problem(pattern: object) -> str | None:
                 "addresses as a glob (e.g. '10.0.0.*') or the host names"
             )
         return f"{pattern!r} has a path; hosts are matched without it: write {head!r}"
-    if pattern.startswith("["):
+    # "[a-z]*" is a glob's character class; "[::1]" is an IPv6 address written as in a URL.
+    if pattern.startswith("[") and ":" in pattern[1:].partition("]")[0]:
         return f"{pattern!r}: write an IPv6 address without brackets or port, e.g. '::1'"
     if pattern.count(":") == 1:
         return f"{pattern!r} has a port; hosts are matched without one: write {_without_port(pattern)!r}"
-    if pattern != "*" and not pattern.strip("*?.[]!"):
+    if pattern != "*" and _matches_nearly_every_host(pattern):
         return (
             f"{pattern!r} matches (nearly) every host; if every host is really meant, write "
             "allow_hosts=('*',) alone (or --chaos-allow-host='*'), which the report header then warns about"
         )
     return None
+
+
+# Very different hosts, by kind: a pattern that matches every one of a kind lets (nearly) every
+# host of that kind out, whatever it looks like ("**", "*.*", "*[a-z]*", "*[!_]*", "*.*.*.*").
+_PROBES = (
+    ("fapi.binance.com", "api.bybit.com", "api.kraken.com", "example.org", "x.io", "hooks.slack.com"),
+    ("203.0.113.7", "8.8.8.8", "104.16.132.229", "10.0.0.1"),
+    ("2001:db8::1", "2606:4700:4700::1111", "fe80::1"),
+)
+
+
+def _matches_nearly_every_host(pattern: str) -> bool:
+    pattern = pattern.lower()
+    return any(all(fnmatch.fnmatchcase(host, pattern) for host in hosts) for hosts in _PROBES)
 
 
 def _without_port(host: str) -> str:

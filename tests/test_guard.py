@@ -404,7 +404,20 @@ async def test_an_aioresponses_mock_falls_through_to_the_venues(exchange_chaos: 
 
 @pytest.mark.parametrize(
     "pattern",
-    ["localhost", "helper.internal", "*.internal", "10.0.0.*", "::1", "fe80::*", "*", "Helper-1.LAN"],
+    [
+        "localhost",
+        "helper.internal",
+        "*.internal",
+        "10.0.0.*",
+        "::1",
+        "fe80::*",
+        "*",
+        "Helper-1.LAN",
+        # A glob's character class is no IPv6 bracket.
+        "[ab]pi.kraken.com",
+        "[a-z]*.internal",
+        "*.com",
+    ],
 )
 def test_a_usable_allow_host_pattern_is_accepted(pattern: str) -> None:
     assert allow_host_problem(pattern) is None
@@ -429,10 +442,25 @@ def test_a_usable_allow_host_pattern_is_accepted(pattern: str) -> None:
             "helper.internal/api",
             "'helper.internal/api' has a path; hosts are matched without it: write 'helper.internal'",
         ),
-        (
-            "**",
-            "'**' matches (nearly) every host; if every host is really meant, write allow_hosts=('*',) alone",
+        *(
+            (
+                every,
+                f"{every!r} matches (nearly) every host; if every host is really meant, write allow_hosts=('*',) alone",
+            )
+            for every in (
+                "**",
+                "*.*",
+                "?*",
+                "*[!_]*",
+                "*[a-z]*",
+                "*[A-Z]*",
+                "[a-z]*",
+                "[!.]*",
+                "*.*.*.*",
+                "*::*",
+            )
         ),
+        ("[::1]:8080", "'[::1]:8080': write an IPv6 address without brackets or port, e.g. '::1'"),
     ],
 )
 def test_an_allow_host_pattern_that_can_never_match_says_what_to_write(pattern: object, problem: str) -> None:

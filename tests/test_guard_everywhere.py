@@ -200,11 +200,140 @@ def test_bot():
     assert "AssertionError" not in result.stdout.str()
 
 
+# A forwarding proxy on loopback, as a developer's machine or a CI runner may have: reaching it
+# is allowed (loopback), so what it is asked to forward to must be checked like a connection.
+PROXY = """
+import socket, threading
+import pytest
+
+@pytest.fixture
+def proxy(monkeypatch):
+    listener = socket.create_server(("127.0.0.1", 0))
+    asked = []
+
+    def serve():
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            with client:
+                asked.append(client.recv(4096).split(b"\\r\\n", 1)[0].decode())
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\\r\\nContent-Length: 0\\r\\n\\r\\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, url)
+    yield url, asked
+    listener.close()
+"""
+
+THROUGH_A_PROXY = {
+    "urllib-https-venue": (
+        f"import urllib.request\nurllib.request.build_opener().open({VENUE!r}, timeout=5)",
+        "a tunnel through a proxy to fapi.binance.com:443 (http.client set_tunnel): this is a simulated "
+        "venue's host*",
+    ),
+    "urllib-http": (
+        "import urllib.request\n"
+        "urllib.request.build_opener().open('http://api.kraken.com/0/public/Time?nonce=1', timeout=5)",
+        "a request through a proxy: GET http://api.kraken.com/0/public/Time?nonce=*** (http.client putrequest): "
+        "no simulated venue serves this host*",
+    ),
+    "http.client-set_tunnel": (
+        "import http.client\n"
+        "connection = http.client.HTTPSConnection('127.0.0.1', int(url.rsplit(':', 1)[1]), timeout=5)\n"
+        "connection.set_tunnel('api.kraken.com', 443)\n"
+        "connection.request('GET', '/0/public/Time')",
+        "a tunnel through a proxy to api.kraken.com:443 (http.client set_tunnel)*",
+    ),
+    "http.client-absolute-form": (
+        "import http.client\n"
+        "connection = http.client.HTTPConnection('127.0.0.1', int(url.rsplit(':', 1)[1]), timeout=5)\n"
+        "connection.request('GET', 'http://[2001:db8::1]:8080/v1/ticker')",
+        "a request through a proxy: GET http://[[]2001:db8::1]:8080/v1/ticker (http.client putrequest)*",
+    ),
+    "urllib3-https": (
+        f"import urllib3\nurllib3.ProxyManager(url).request('GET', {KRAKEN!r}, retries=False)",
+        "a tunnel through a proxy to api.kraken.com:443 (http.client set_tunnel)*",
+    ),
+    "urllib3-http-venue": (
+        "import urllib3\n"
+        "urllib3.ProxyManager(url).request('GET', 'http://fapi.binance.com/fapi/v1/time', retries=False)",
+        "a request through a proxy: GET http://fapi.binance.com/fapi/v1/time (http.client putrequest): this "
+        "is a simulated venue's host*",
+    ),
+}
+
+
+@pytest.mark.parametrize("way", sorted(THROUGH_A_PROXY))
+def test_a_proxy_on_loopback_forwards_nothing_to_a_host_that_is_not_allowed(
+    chaos_pytester: pytest.Pytester, way: str
+) -> None:
+    code, expected = THROUGH_A_PROXY[way]
+    chaos_pytester.makeconftest(REAL_NETWORK + PROXY)
+    chaos_pytester.makepyfile(
+        f"""
+import pytest
+from conftest import ATTEMPTS
+
+@pytest.mark.exchange_chaos
+def test_bot(proxy):
+    url, asked = proxy
+    try:
+{_indented(code)}
+    except BaseException as error:  # the bot's "never die" loop
+        print("bot swallowed", type(error).__name__)
+    assert asked == []
+    assert ATTEMPTS == []
+"""
+    )
+    result = chaos_pytester.runpytest("-s", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*bot swallowed UnservedRequestError", f"exchange-chaos refused {expected}"])
+    assert "AssertionError" not in result.stdout.str()
+
+
+def test_a_proxy_on_loopback_still_forwards_to_loopback_and_allowed_hosts(
+    chaos_pytester: pytest.Pytester,
+) -> None:
+    chaos_pytester.makeconftest(REAL_NETWORK + PROXY)
+    chaos_pytester.makepyfile(
+        """
+        import http.client, urllib.request
+        import pytest
+        from conftest import ATTEMPTS
+
+        @pytest.mark.exchange_chaos(allow_hosts=["helper.internal"], expect_requests=False)
+        def test_bot(proxy):
+            url, asked = proxy
+            port = int(url.rsplit(":", 1)[1])
+            for target in ("http://helper.internal/ping?n=1", "http://localhost:9/ping"):
+                with pytest.raises(urllib.error.HTTPError, match="502"):
+                    urllib.request.build_opener().open(target, timeout=5)
+            connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5)
+            connection.set_tunnel("helper.internal", 443)
+            with pytest.raises(OSError, match="502"):
+                connection.request("GET", "/")
+            assert asked == [
+                "GET http://helper.internal/ping?n=1 HTTP/1.1",
+                "GET http://localhost:9/ping HTTP/1.1",
+                "CONNECT helper.internal:443 HTTP/1.0",
+            ]
+            assert ATTEMPTS == []
+        """
+    )
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+
 def test_the_guard_is_only_there_during_the_chaos_test(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makeconftest(REAL_NETWORK)
     chaos_pytester.makepyfile(
         """
-        import multiprocessing.context, os, socket
+        import http.client, multiprocessing.context, os, socket
         import pytest, requests
         from conftest import ATTEMPTS
 
@@ -214,6 +343,7 @@ def test_the_guard_is_only_there_during_the_chaos_test(chaos_pytester: pytest.Py
                 socket.socket.connect, socket.socket.connect_ex, socket.socket.sendto,
                 os.fork, multiprocessing.context.SpawnProcess._Popen,
                 multiprocessing.context.ForkProcess._Popen,
+                http.client.HTTPConnection.set_tunnel, http.client.HTTPConnection.putrequest,
             )
 
         BEFORE = []
@@ -234,6 +364,8 @@ def test_the_guard_is_only_there_during_the_chaos_test(chaos_pytester: pytest.Py
         @pytest.mark.exchange_chaos
         def test_passes():
             assert socket.getaddrinfo is not BEFORE[0]
+            assert http.client.HTTPConnection.set_tunnel is not BEFORE[-2]
+            assert http.client.HTTPConnection.putrequest is not BEFORE[-1]
             assert requests.get("https://fapi.binance.com/fapi/v1/time", timeout=5).status_code == 200
 
         def test_after_a_pass():
@@ -504,6 +636,9 @@ BAD_PATTERNS = {
     " localhost": "' localhost' contains whitespace and matches no host; write 'localhost'",
     "*.*": "'*.*' matches (nearly) every host; if every host is really meant, write allow_hosts=('*',) alone*",
     "[::1]": "'[::1]': write an IPv6 address without brackets or port, e.g. '::1'",
+    # Globs that spell out no "*" alone yet match every host.
+    "*[!_]*": "'*[!_]*' matches (nearly) every host; if every host is really meant, write allow_hosts=('*',) alone*",
+    "[a-z]*": "'[a-z]*' matches (nearly) every host; if every host is really meant, write allow_hosts=('*',) alone*",
 }
 
 
