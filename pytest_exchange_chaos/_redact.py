@@ -21,6 +21,7 @@ from urllib.parse import unquote_plus
 __all__ = [
     "REDACTED",
     "is_credential",
+    "redact_all_query_values",
     "redact_body",
     "redact_headers",
     "redact_report",
@@ -93,6 +94,21 @@ def redact_url(url: str) -> str:
     if shown_head is head and shown_query is query:
         return url
     return shown_head + mark + shown_query
+
+
+def redact_all_query_values(url: str) -> str:
+    """``url`` with every query value as ``***`` (names kept), any ``user:password@`` as ``***``
+    and no fragment: for a request the plugin refused, whose values are of no use to the reader
+    and whose names need not look like credentials (``access``, ``pk``) to carry one. A field
+    without ``=`` may be a bare key, so it is hidden too."""
+    head, mark, query = url.partition("#")[0].partition("?")
+    if "@" in head:
+        head = _redact_userinfo(head)
+    fields = []
+    for field in query.split("&") if query else ():
+        name, equals, _ = field.partition("=")
+        fields.append(f"{name}={REDACTED}" if equals else REDACTED if field else "")
+    return head + mark + "&".join(fields)
 
 
 def _redact_userinfo(head: str) -> str:

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from pytest_exchange_chaos._redact import redact_all_query_values
 from pytest_exchange_chaos.clock import ChaosClock
 from pytest_exchange_chaos.faults import Fault, FaultContext
 from pytest_exchange_chaos.faults._base import reason_phrase
@@ -42,8 +43,9 @@ class UnservedRequest:
     client: str
 
     def describe(self) -> str:
-        # Whoever built it, the guard's message never shows a credential.
-        return f"{self.method} {redact_url(self.url)} (sent with {self.client})"
+        # Whoever built it, the guard's message never shows a credential: a refused request's
+        # query values are hidden whatever their names, as no name policy knows every exchange's.
+        return f"{self.method} {redact_all_query_values(self.url)} (sent with {self.client})"
 
 
 def may_be_loopback(url: str) -> bool:

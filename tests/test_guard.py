@@ -225,6 +225,49 @@ def test_async_httpx_waits_for_an_allowed_host_in_real_time_and_then_jumps_again
     chaos_pytester.runpytest().assert_outcomes(passed=2)
 
 
+# A key sent under names no redaction policy can know for a credential ("access", "pk"): the
+# guard's own message, which pytest prints raw with --tb=line or --tb=native, shows no value of a
+# refused request's query at all.
+UNRECOGNISED_NAMES = """
+import asyncio
+import aiohttp, pytest, requests
+
+KEY = "".join(["Zq9", "x7Lm" * 6])
+
+@pytest.mark.exchange_chaos
+def test_query():
+    requests.get("https://data.example/v1/prices", params={"access": KEY, "pk": KEY, "symbol": "BTCUSDT"})
+
+@pytest.mark.exchange_chaos
+def test_websocket():
+    async def listen():
+        async with aiohttp.ClientSession() as session:
+            await session.ws_connect(f"wss://stream.example/ws?access={KEY}")
+    asyncio.run(listen())
+
+@pytest.mark.exchange_chaos
+def test_userinfo():
+    requests.get(f"https://trader:{KEY}@alerts.example/notify?pk={KEY}")
+"""
+
+
+@pytest.mark.parametrize("tb", ["line", "native"])
+def test_a_refused_requests_query_values_are_never_shown(chaos_pytester: pytest.Pytester, tb: str) -> None:
+    chaos_pytester.makepyfile(UNRECOGNISED_NAMES)
+    result = chaos_pytester.runpytest(f"--tb={tb}", "-p", "no:randomly")
+    result.assert_outcomes(failed=3)
+    output = result.stdout.str() + result.stderr.str()
+    assert "x7Lmx7Lm" not in output
+    result.stdout.fnmatch_lines(
+        [
+            "*exchange-chaos refused GET https://data.example/v1/prices?access=***&pk=***&symbol=*** "
+            "(sent with requests)*",
+            "*exchange-chaos refused a websocket to wss://stream.example/ws?access=*** (aiohttp ws_connect)*",
+            "*exchange-chaos refused GET https://***@alerts.example/notify?pk=*** (sent with requests)*",
+        ]
+    )
+
+
 def test_an_allowed_glob_never_takes_a_venue_host_to_the_network(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makeconftest(SOCKET_GUARD)
     chaos_pytester.makepyfile(
