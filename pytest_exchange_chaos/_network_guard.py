@@ -2,14 +2,15 @@
 
 The transports answer aiohttp, requests and httpx before any socket exists. Every other way out
 (``urllib.request``, ``http.client``, urllib3 on its own, raw sockets, asyncio streams, a child
-process) meets this guard instead: a name lookup, connection or datagram to a host that is neither
+process, an HTTP proxy on loopback asked to forward) meets this guard instead: a name lookup, connection or datagram to a host that is neither
 loopback nor allowed raises :class:`UnservedRequestError` and is recorded with the engine's
 unserved requests, so the test fails even if the bot swallowed the error. A venue's host is
 refused here too: a request that went around the transports would reach the real exchange.
 
 It patches Python's own entry points (``socket``, ``os.fork``, multiprocessing's process starters),
 for the whole process and every thread, and only while a chaos session runs. What that leaves
-out (C extensions with their own sockets, programs started through ``subprocess``) is listed in
+out (C extensions with their own sockets, programs started through ``subprocess``, other
+forwarders on loopback such as a SOCKS proxy) is listed in
 docs/howto/clients.md#what-the-guard-covers.
 
 No pytest here: a script's ``chaos_session`` gets the same guard.
