@@ -11,6 +11,7 @@ Duration = float | int | str
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|s)", re.IGNORECASE)
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_UNIT_ORDER = tuple(_UNIT_SECONDS)
 
 MAX_SECONDS = 366 * 24 * 3600.0
 """The longest duration anything takes: a year of chaos time (a leap year's). Beyond it a
@@ -50,7 +51,14 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
                     f"{what}={shown(value)} is not a duration: write seconds (90) or a string "
                     "like '90s', '5m', '4h36m' or '250ms'"
                 ) from None
-            seconds = sum(float(p.group(1)) * _UNIT_SECONDS[p.group(2).lower()] for p in parts)
+            units = [p.group(2).lower() for p in parts]
+            if units != sorted(set(units), key=_UNIT_ORDER.index):
+                # "1h1h" or "1m1h" is a typo, not a sum: say so rather than guess.
+                raise ValueError(
+                    f"{what}={shown(value)} repeats a unit or puts them out of order: write each of "
+                    "h, m, s, ms at most once, largest first, e.g. '4h36m' or '1m30s'"
+                ) from None
+            seconds = sum(float(p.group(1)) * _UNIT_SECONDS[unit] for p, unit in zip(parts, units))
     else:
         raise TypeError(f"{what} must be seconds or a string like '4h36m', not {type(value).__name__}")
     if math.isnan(seconds):

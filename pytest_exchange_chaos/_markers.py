@@ -114,7 +114,7 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             )
         try:
             schedules.extend(flatten_schedules(marker.args, where="exchange_chaos()"))
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise _usage(item, str(exc)) from None
         for key, value in marker.kwargs.items():
             options.setdefault(key, value)
@@ -173,6 +173,12 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
 
     budgets: dict[str, Budget] = {}
     for marker in item.iter_markers("retry_budget"):
+        if not marker.args and not marker.kwargs:
+            raise _usage(
+                item,
+                "retry_budget() without a budget checks nothing: write one per intent, e.g. "
+                "retry_budget(stop_loss=Budget(attempts=5, seconds=60))",
+            )
         if marker.args:
             raise _usage(
                 item,

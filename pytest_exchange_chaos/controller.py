@@ -117,6 +117,19 @@ class ChaosController:
                 breaches.append(breach)
         return breaches
 
+    def unexercised_budgets(self, budgets: Mapping[str, Budget]) -> list[str]:
+        """The budgeted intents no operation was sent for: a budget with nothing to keep checked
+        nothing, and a test that relied on it would pass having tested nothing."""
+        sent = {operation.intent for operation in group_operations(self._engine.journal)}
+        return [
+            f"retry_budget({intent}={budget!r}) checked nothing: the bot sent no {intent} request "
+            f"(the intents it sent: {', '.join(sorted(sent)) or 'none'}). Make the bot place it (an "
+            "exception raised before the request was sent, such as ccxt's ArgumentsRequired, is a "
+            f"common cause), or remove {intent}= from the marker"
+            for intent, budget in budgets.items()
+            if intent not in sent
+        ]
+
     def assert_placed(
         self,
         intent: Intent,

@@ -248,6 +248,14 @@ def waves_from_log(
                 required=required,
             )
         )
+    if not waves:
+        # An empty replay would let the test pass having replayed nothing.
+        where = "after start=" if per_minute else "in the log"
+        raise ValueError(
+            f"waves_from_log: no timestamped line {where} matches pattern={needle.pattern!r}, so "
+            "there is nothing to replay; write the pattern as the log spells the error (e.g. "
+            "pattern='Bad Gateway' or pattern=r'HTTP 502'), or check start="
+        )
     is_file = isinstance(path_or_lines, Path) or (
         isinstance(path_or_lines, str) and "\n" not in path_or_lines
     )

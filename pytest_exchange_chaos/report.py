@@ -49,6 +49,16 @@ def configure(config: pytest.Config) -> None:
 
 def _writable_path(config: pytest.Config, name: str) -> Path | None:
     option = config.getoption(name, None)
+    if option is not None and not str(option).strip():
+        # "--chaos-report=" with the path left out (an unset shell variable) would write nothing.
+        raise pytest.UsageError(
+            f"--{name.replace('_', '-')}= was given an empty path; write a file path, e.g. "
+            + (
+                "--chaos-report=chaos-report.json"
+                if name == "chaos_report"
+                else "--chaos-timeline=chaos-timeline.svg"
+            )
+        )
     raw = option or config.getini(name)
     if not raw:
         return None
@@ -136,7 +146,8 @@ def _verdicts(controller: ChaosController, budgets: dict[str, Budget]) -> list[d
                 "budget": _budget_dict(budget),
                 "operations": len(operations),
                 "broken": len(breaches),
-                "kept": not breaches,
+                # A budget no operation was sent for kept nothing: the test checked nothing.
+                "kept": bool(operations) and not breaches,
                 "breaches": breaches,
             }
         )
@@ -225,12 +236,15 @@ def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
             for verdict in entry["verdicts"]:
                 if verdict["kept"]:
                     parts.append(f"{verdict['intent']} kept ({verdict['operations']} ops)")
+                elif not verdict["operations"]:
+                    parts.append(f"{verdict['intent']} NEVER EXERCISED (0 ops)")
                 else:
                     parts.append(
                         f"{verdict['intent']} BROKEN by {verdict['broken']} of {verdict['operations']} ops"
                         f" (budget {verdict['budget']['text']})"
                     )
-            mark = "kept  " if kept else "BROKEN"
+            broken = any(v["broken"] for v in entry["verdicts"])
+            mark = "kept  " if kept else "BROKEN" if broken else "UNUSED"
             lines.append(f"  {mark} {entry['nodeid']} (seed {entry['seed']}): {'; '.join(parts)}")
     lines.append(f"repeat with --chaos-seed={seed}")
     return lines

@@ -302,6 +302,12 @@ def flatten_schedules(items: Iterable[object], *, where: str) -> list[Schedule]:
         if isinstance(item, (Wave, Burst)):
             flat.append(item)
         elif isinstance(item, (list, tuple)):
+            if not item:
+                # An empty list (a generated schedule that came out empty) would pass untested.
+                raise ValueError(
+                    f"{where} got an empty list of schedules, which injects nothing: pass the "
+                    "Wave(...)/Burst(...) you mean, or leave the list out"
+                )
             flat.extend(flatten_schedules(item, where=where))
         else:
             raise TypeError(

@@ -75,7 +75,15 @@ def test_minutes_before_the_start_are_left_out_and_a_partial_minute_is_cut() -> 
     ]
     waves = waves_from_log(lines, start="2024-03-12 05:15:30")
     assert shape(waves) == [(0.0, 30.0, 1), (90.0, 60.0, 1)]
-    assert shape(waves_from_log(lines, start=datetime(2024, 3, 12, 5, 18))) == []
+    with pytest.raises(ValueError, match="no timestamped line after start= matches pattern='502 Bad Gateway'"):
+        waves_from_log(lines, start=datetime(2024, 3, 12, 5, 18))
+
+
+def test_a_pattern_that_matches_no_line_is_an_error_not_an_empty_replay() -> None:
+    lines = ["2024-03-01 04:36:12 WARN gateway said: Bad Gateway on POST /fapi/v1/order"]
+    with pytest.raises(ValueError, match=r"no timestamped line in the log matches pattern='502 Bad Gateway'"):
+        waves_from_log(lines)
+    assert len(waves_from_log(lines, pattern="Bad Gateway")) == 1
 
 
 def test_a_log_without_dates_rolls_over_at_midnight() -> None:

@@ -172,6 +172,10 @@ def test_a_path_that_cannot_be_written_stops_the_run_before_any_test(chaos_pytes
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --chaos-timeline=chart.png: the timeline is drawn as .svg or *"])
     assert not (chaos_pytester.path / "chart.png").exists()
+    # An unset shell variable ("--chaos-report=$REPORT") must not quietly write no report.
+    result = chaos_pytester.runpytest("--chaos-report=")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --chaos-report= was given an empty path; write a file path, *"])
 
 
 def test_a_report_lost_at_the_end_is_said_and_fails_the_run(chaos_pytester: pytest.Pytester) -> None:
