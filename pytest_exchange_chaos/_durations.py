@@ -58,7 +58,9 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
                     f"{what}={shown(value)} repeats a unit or puts them out of order: write each of "
                     "h, m, s, ms at most once, largest first, e.g. '4h36m' or '1m30s'"
                 ) from None
-            seconds = sum(float(p.group(1)) * _UNIT_SECONDS[unit] for p, unit in zip(parts, units, strict=True))
+            seconds = sum(
+                float(p.group(1)) * _UNIT_SECONDS[unit] for p, unit in zip(parts, units, strict=True)
+            )
     else:
         raise TypeError(f"{what} must be seconds or a string like '4h36m', not {type(value).__name__}")
     if math.isnan(seconds):
