@@ -3,6 +3,8 @@ schedule, engine and clock for a test, and the checks after its body."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Generator, Iterator
 
 import pytest
@@ -76,6 +78,9 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         holder.append(controller)
         item.stash[CONTROLLER_KEY] = controller
         yield controller
+        # Here, after the fixtures built on exchange_chaos were torn down (where a bot's thread
+        # is stopped) and before the guard and the transports stop.
+        _check_nothing_outlives(item, controller)
         if not item.stash.get(_CHECKED_KEY, False) and _BODY_FAILED_KEY in item.stash:
             # The fixture was requested from the test body, after the call hook had started: the
             # checks that hook makes happen here instead, and fail the test's teardown. (With no
@@ -135,6 +140,8 @@ def _check_after_body(item: pytest.Item, controller: ChaosController, *, body_fa
                 f"retry budget broken by {len(breaches)} operation(s) (seed {controller.seed}):\n\n"
                 + "\n\n".join(breaches)
             )
+        if not body_failed:
+            verdicts.extend(controller.unexercised_budgets(settings.budgets))
     if not body_failed:
         unfired = controller.unfired_schedules()
         if unfired:
@@ -145,6 +152,58 @@ def _check_after_body(item: pytest.Item, controller: ChaosController, *, body_fa
             )
     if verdicts:
         pytest.fail("\n\n".join(verdicts), pytrace=False)
+
+
+def _check_nothing_outlives(item: pytest.Item, controller: ChaosController) -> None:
+    clock = controller._engine.clock
+    threads = clock.threads_left_running()
+    outliving = _loops_outliving(item)
+    tasks = [t for t in clock.tasks_left_pending() if any(t.get_loop() is loop for loop in outliving)]
+    if not threads and not tasks:
+        return
+    left = [f"thread {t.name!r} running {_thread_target(t)}" for t in threads]
+    left += [f"asyncio task {t.get_name()!r} running {_coroutine_name(t)}" for t in tasks]
+    pytest.fail(
+        "the chaos test ended with the bot still running: "
+        + "; ".join(left)
+        + ". After this test, without the chaos clock, the simulated exchanges and the network "
+        "guard, it would send its requests (signed ones too) to the real network, and a later "
+        "test would pass without noticing. Stop it and wait for it before the test ends: "
+        "join the thread, or cancel and await the task, in the test or in the teardown of a "
+        "fixture that requests exchange_chaos.",
+        pytrace=False,
+    )
+
+
+def _thread_target(thread: threading.Thread) -> str:
+    target = getattr(thread, "_target", None)
+    if target is None:
+        return f"{type(thread).__qualname__}.run()"
+    return f"{getattr(target, '__qualname__', repr(target))}()"
+
+
+def _coroutine_name(task: asyncio.Task[object]) -> str:
+    coro = task.get_coro()
+    return f"{getattr(coro, '__qualname__', repr(coro))}()"
+
+
+def _loops_outliving(item: pytest.Item) -> list[asyncio.AbstractEventLoop]:
+    """Event loops a fixture scoped wider than the test holds (pytest-asyncio's module, package or
+    session loop): a task left pending on one runs in the tests after. A loop of the test's own
+    is closed with it, its tasks cancelled."""
+    request = getattr(item, "_request", None)
+    fixturedefs = dict(getattr(request, "_fixture_defs", None) or {})
+    loops = []
+    for fixturedef in fixturedefs.values():
+        cached = getattr(fixturedef, "cached_result", None)
+        if getattr(fixturedef, "scope", "function") == "function" or cached is None:
+            continue
+        value = cached[0]
+        # pytest-asyncio 1.x hands out an asyncio.Runner, older versions the loop itself.
+        loop = value if isinstance(value, asyncio.AbstractEventLoop) else getattr(value, "_loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
+            loops.append(loop)
+    return loops
 
 
 def _check_something_was_sent(controller: ChaosController, settings: ChaosSettings) -> None:

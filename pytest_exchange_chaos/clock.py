@@ -75,11 +75,13 @@ class _Task:
     """A thread the bot started during the test, or one job it gave a thread pool (``to_thread``,
     ``run_in_executor``, ``ThreadPoolExecutor.submit``). The test's own thread is task -1."""
 
-    __slots__ = ("arrived", "done", "executor", "seq", "waiting", "wake")
+    __slots__ = ("arrived", "done", "executor", "seq", "thread", "waiting", "wake")
 
     def __init__(self, seq: int, executor: Any, wake: float) -> None:
         self.seq = seq
         self.executor = executor
+        # The thread the bot started (None for a pool's job): named when it outlives the test.
+        self.thread: threading.Thread | None = None
         # Until it first runs, a task is due at the moment it was created: tasks start in order.
         self.wake = wake
         self.arrived = False
@@ -122,6 +124,9 @@ class _Turns:
         self.closed = False
         # The owner is inside Thread.start(), which waits for the new thread to be up.
         self.starting = False
+        # Where the owner ranks among waiters due at the same moment: first, except when it
+        # lets every task due by now take its step (settle).
+        self._owner_rank = -1
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -131,6 +136,13 @@ class _Turns:
 
     def busy(self) -> bool:
         return bool(self._live)
+
+    def threads_on_clock(self) -> list[threading.Thread]:
+        """The threads the bot started that are alive and still take turns (not left for a block
+        outside the clock)."""
+        with self._cond:
+            tasks = sorted(self._live.values(), key=lambda t: t.seq)
+        return [t.thread for t in tasks if t.thread is not None and t.thread.is_alive()]
 
     # -- the tasks' life ---------------------------------------------------------------------
 
@@ -188,6 +200,19 @@ class _Turns:
             self._grant()
             return self._wait_for_turn(task)
 
+    def settle(self) -> None:
+        """The owner hands the turn to every task due by now, without moving the clock: each takes
+        its step until it finishes, waits on the clock for later, or leaves the turns (blocked
+        outside the clock). A thread the test just started then shows where it lives."""
+        if not self._live or self.closed:
+            return
+        self._owner_rank = sys.maxsize
+        try:
+            self.park(self.owner, self._clock._monotonic)
+        finally:
+            self._owner_rank = -1
+            self.resume_owner()
+
     def resume_owner(self) -> None:
         """The owner runs again on its own (no task is left, or it stopped waiting for one)."""
         with self._cond:
@@ -226,7 +251,7 @@ class _Turns:
                 if self._owner_polls and self._steps != self._owner_seen
                 else owner.wake
             )
-            best, chosen = (due, -1), owner
+            best, chosen = (due, self._owner_rank), owner
         for task in self._live.values():
             if task.arrived and not task.waiting:
                 continue  # running beside a stuck holder
@@ -302,6 +327,10 @@ class ChaosClock:
         # Event loops that ran on this clock: their timers are moved back to real time after.
         self._loops: weakref.WeakSet[Any] = weakref.WeakSet()
         self._last_loop: Any = None
+        # asyncio tasks created during the test: one still pending on a loop that outlives the
+        # test runs in the next test, without the guard.
+        self._tasks_started: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._tasks_created = 0
 
     @property
     def virtual(self) -> bool:
@@ -347,6 +376,20 @@ class ChaosClock:
         else:
             _real_sleep(seconds)
 
+    def threads_left_running(self) -> list[threading.Thread]:
+        """The threads the bot started during the test that still live on the chaos clock: each
+        first takes the steps it is due now, so one started just before the test ended shows
+        whether it waits on the clock (still listed), finishes, or blocks outside it (not)."""
+        if not self._undo or not self._mine():
+            return []
+        self._turns.settle()
+        return self._turns.threads_on_clock()
+
+    def tasks_left_pending(self) -> list[Any]:
+        """The asyncio tasks created during the test that are still pending on an open loop."""
+        started = sorted(self._tasks_started.items(), key=lambda item: item[1])
+        return [t for t, _ in started if not t.done() and not t.get_loop().is_closed()]
+
     @contextlib.contextmanager
     def real_io(self) -> Iterator[None]:
         """Mark a request that really goes out (an allowed host): while one is in flight, a loop
@@ -378,6 +421,7 @@ class ChaosClock:
         for cls in _SELECTOR_CLASSES:
             self._patch(cls, "select", self._make_select(cls.select))
         self._patch_threads()
+        self._patch_tasks()
 
     def uninstall(self) -> None:
         self._turns.close()
@@ -501,6 +545,25 @@ class ChaosClock:
         turns.resume_owner()
         return True
 
+    def _patch_tasks(self) -> None:
+        # Imported here: a suite without asyncio never loads it through us. Tasks are created
+        # through the loop's create_task (asyncio.create_task, ensure_future, TaskGroup, and
+        # pytest-asyncio's runner); uvloop's loop is not Python and is not seen.
+        import asyncio.base_events
+
+        loop_class = asyncio.base_events.BaseEventLoop
+        original_create_task = loop_class.create_task
+        clock = self
+
+        def create_task(loop: Any, *args: Any, **kwargs: Any) -> Any:
+            task = original_create_task(loop, *args, **kwargs)
+            if clock._on_clock():
+                clock._tasks_created += 1
+                clock._tasks_started[task] = clock._tasks_created
+            return task
+
+        self._patch(loop_class, "create_task", create_task)
+
     def _patch_threads(self) -> None:
         clock = self
         turns = self._turns
@@ -544,6 +607,7 @@ class ChaosClock:
                     turns.starting = False
                 return
             task = turns.create(None)
+            task.thread = thread
             body = thread.run
 
             def run() -> None:
