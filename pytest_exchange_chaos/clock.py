@@ -546,9 +546,8 @@ class ChaosClock:
         return True
 
     def _patch_tasks(self) -> None:
-        # Imported here: a suite without asyncio never loads it through us. Tasks are created
-        # through the loop's create_task (asyncio.create_task, ensure_future, TaskGroup, and
-        # pytest-asyncio's runner); uvloop's loop is not Python and is not seen.
+        # Every task goes through the loop's create_task (asyncio.create_task, ensure_future,
+        # TaskGroup, pytest-asyncio's runner); uvloop's loop is not Python and is not seen.
         import asyncio.base_events
 
         loop_class = asyncio.base_events.BaseEventLoop
