@@ -384,3 +384,48 @@ def test_the_documented_promises_exist() -> None:
     text = page.read_text()
     for promise in ("random", "numpy", "thread", "process", "SystemRandom", "PYTHONHASHSEED"):
         assert promise in text, promise
+
+
+ROOTDIR_BOT = """
+import json, os
+import ccxt
+import pytest
+from pytest_exchange_chaos import Wave, faults
+
+def _record(name, exchange_chaos):
+    exchange = ccxt.binanceusdm({"apiKey": "k" * 16, "secret": "s" * 16})
+    for _ in range(24):
+        try:
+            exchange.fetch_ticker("BTC/USDT:USDT")
+        except ccxt.NetworkError:
+            pass
+    with open(os.environ["FAULTS_OUT"] + "." + name, "w") as out:
+        json.dump([r.fault for r in exchange_chaos.journal], out)
+
+@pytest.mark.exchange_chaos(Wave(0, "1h", faults.bad_gateway(), rate=0.5))
+def test_seeded_from_the_run(exchange_chaos):
+    _record("run", exchange_chaos)
+
+@pytest.mark.exchange_chaos(Wave(0, "1h", faults.bad_gateway(), rate=0.5), seed=2)
+def test_seeded_on_the_marker(exchange_chaos):
+    _record("marker", exchange_chaos)
+"""
+
+
+def test_the_runs_seed_depends_on_the_rootdir_and_a_pinned_seed_does_not(
+    chaos_pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As docs/howto/reproducibility.md says: the node id is relative to the rootdir, which pytest
+    # takes from where it runs when there is no ini file.
+    (chaos_pytester.path / "tests").mkdir()
+    (chaos_pytester.path / "tests" / "test_bot.py").write_text(ROOTDIR_BOT)
+    runs = []
+    for rootdir in (chaos_pytester.path, chaos_pytester.path / "tests"):
+        out = chaos_pytester.path / f"faults-{len(runs)}"
+        monkeypatch.setenv("FAULTS_OUT", str(out))
+        args = ("--chaos-seed=2", f"--rootdir={rootdir}", "-p", "no:randomly", "tests/test_bot.py")
+        chaos_pytester.runpytest(*args).assert_outcomes(passed=2)
+        runs.append({name: json.loads(Path(f"{out}.{name}").read_text()) for name in ("run", "marker")})
+    assert "bad_gateway" in runs[0]["run"] and None in runs[0]["run"]
+    assert runs[0]["run"] != runs[1]["run"]
+    assert runs[0]["marker"] == runs[1]["marker"]
