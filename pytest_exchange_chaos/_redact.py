@@ -33,15 +33,29 @@ REDACTED = "***"
 
 # A word of the name (split at "-", "_", "." and camelCase) that ends with one of these makes
 # it a credential: apikey, appkey, listenKey, AccessKeyId, X-BAPI-SIGN, TAPI-MAC, accessToken...
-_WORD_ENDINGS = ("key", "secret", "sign", "signature", "mac", "token", "passphrase", "password", "passwd")
+_WORD_ENDINGS = (
+    "key",
+    "secret",
+    "sign",
+    "signature",
+    "mac",
+    "token",
+    "passphrase",
+    "password",
+    "passwd",
+    "hash",  # zonda's API-Hash is the request's signature
+)
 # ... or that starts with "auth" (Authorization, X-Auth, X-Authentication), or is one of these
 # (X-PCK is BtcTurk's public key).
 _WORDS = frozenset({"sig", "pwd", "pck", "cookie", "sessionid", "credential", "credentials", "jwt"})
 # Whole names (lowercased, separators removed) that carry an account's credentials on some
 # exchanges although no word of them says so: ccxt's ``uid`` is sent as UserId (ndax), userId
-# (cryptomus), clientId (coinmate), TAPI-ID (mercado); btse sends its API key as request-api.
+# (cryptomus), clientId (coinmate), TAPI-ID (mercado), X-Device-Id (coinmetro); btse sends its
+# API key as request-api, and coinex (before ccxt 4.5) as access_id.
 # A bare "session" is left alone: in an HTTP stack it is the client's session object.
-_NAMES = frozenset({"uid", "userid", "clientid", "tapiid", "requestapi", "sessionid", "setcookie"})
+_NAMES = frozenset(
+    {"uid", "userid", "clientid", "tapiid", "requestapi", "sessionid", "setcookie", "accessid", "xdeviceid"}
+)
 # ... unless it names the scheme rather than carrying its value (SignatureMethod=HmacSHA256,
 # SignatureVersion=2, X-BAPI-SIGN-TYPE: 2, KC-API-KEY-VERSION: 2).
 _SCHEME_WORDS = frozenset({"method", "version", "type", "algorithm", "algo"})

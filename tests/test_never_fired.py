@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from venue_harness import STOP_ENDPOINT, needs_algo_stops
 
 TESTS = Path(__file__).parent
 TOY = (TESTS / "plugins" / "toy_exchange.py").read_text()
@@ -38,6 +39,7 @@ def run(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResult:
     return pytester.runpytest("-p", "no:randomly", *args)
 
 
+@needs_algo_stops
 def test_a_stop_wave_on_the_old_order_endpoint_fails_and_names_the_algo_endpoint(
     chaos_pytester: pytest.Pytester,
 ) -> None:
@@ -67,6 +69,7 @@ async def test_stop_survives_502s(binance, exchange_chaos):
     )
 
 
+@needs_algo_stops
 def test_required_false_lets_an_optional_fault_stay_quiet(chaos_pytester: pytest.Pytester) -> None:
     result = run(
         chaos_pytester,
@@ -234,7 +237,7 @@ async def test_replay_meets_the_stop(binance, exchange_chaos):
     result.stdout.fnmatch_lines(
         [
             "waves_from_log(a log's lines: 1 minute(s) of '502 Bad Gateway') (1 wave: *) never injected a fault",
-            "*1 request matched all but the venue: POST /fapi/v1/algoOrder (intent stop_loss, BTC/USDT:USDT on binanceusdm)",
+            f"*1 request matched all but the venue: {STOP_ENDPOINT} (intent stop_loss, BTC/USDT:USDT on binanceusdm)",
         ]
     )
 

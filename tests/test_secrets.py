@@ -232,7 +232,7 @@ CREDENTIAL_NAMES = [
     "signature", "sign", "Signature", "AccessKeyId", "X-MBX-APIKEY", "X-BAPI-API-KEY", "X-BAPI-SIGN",
     "api_key", "apiKey", "api-key", "key", "KEY", "token", "x-phemex-access-token", "listenKey",
     "secret", "passphrase", "OK-ACCESS-PASSPHRASE", "password", "Authorization", "Proxy-Authorization",
-    "Cookie", "Set-Cookie", "X-Auth", "X-Authentication", "publicKey", "TAPI-MAC", "request-api", "uid",
+    "Cookie", "Set-Cookie", "X-Auth", "X-Authentication", "publicKey", "TAPI-MAC", "access_id", "X-Device-Id", "API-Hash", "request-api", "uid",
     "UserId", "clientId", "sessionId", "credentials",
 ]  # fmt: skip
 INNOCUOUS_NAMES = [

@@ -16,7 +16,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from pytest_exchange_chaos.venues.base import Call, ExchangeRequest, Venue, VenueContext, VenueReply
+
+
+def _binance_sends_stops_to_algo_orders() -> bool:
+    import ccxt
+
+    return "fapiPrivatePostAlgoOrder" in inspect.getsource(ccxt.binance.create_order)
+
+
+# ccxt >= 4.5.27 sends Binance stops to POST /fapi/v1/algoOrder; the oldest supported ccxt (tox's
+# `oldest` env) still sends them to POST /fapi/v1/order.
+ALGO_STOPS = _binance_sends_stops_to_algo_orders()
+STOP_ENDPOINT = "POST /fapi/v1/algoOrder" if ALGO_STOPS else "POST /fapi/v1/order"
+needs_algo_stops = pytest.mark.skipif(
+    not ALGO_STOPS, reason="this ccxt sends Binance stops to POST /fapi/v1/order, not /fapi/v1/algoOrder"
+)
 
 
 @dataclass
