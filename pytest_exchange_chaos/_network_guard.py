@@ -2,15 +2,16 @@
 
 The transports answer aiohttp, requests and httpx before any socket exists. Every other way out
 (``urllib.request``, ``http.client``, urllib3 on its own, raw sockets, asyncio streams, a child
-process, an HTTP proxy on loopback asked to forward) meets this guard instead: a name lookup, connection or datagram to a host that is neither
-loopback nor allowed raises :class:`UnservedRequestError` and is recorded with the engine's
-unserved requests, so the test fails even if the bot swallowed the error. A venue's host is
-refused here too: a request that went around the transports would reach the real exchange.
+process, an HTTP proxy on loopback asked to forward) meets this guard instead: a name lookup,
+connection, datagram or proxied request to a host that is neither loopback nor allowed raises
+:class:`UnservedRequestError` and is recorded with the engine's unserved requests, so the test
+fails even if the bot swallowed the error. A venue's host is refused here too: a request that
+went around the transports would reach the real exchange.
 
-It patches Python's own entry points (``socket``, ``os.fork``, multiprocessing's process starters),
-for the whole process and every thread, and only while a chaos session runs. What that leaves
-out (C extensions with their own sockets, programs started through ``subprocess``, other
-forwarders on loopback such as a SOCKS proxy) is listed in
+It patches Python's own entry points (``socket``, ``http.client``'s proxy calls, ``os.fork``,
+multiprocessing's process starters), for the whole process and every thread, and only while a
+chaos session runs. What that leaves out (C extensions with their own sockets, programs started
+through ``subprocess``, other forwarders on loopback such as a SOCKS proxy) is listed in
 docs/howto/clients.md#what-the-guard-covers.
 
 No pytest here: a script's ``chaos_session`` gets the same guard.
@@ -22,6 +23,7 @@ import fnmatch
 import ipaddress
 import os
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -226,7 +228,27 @@ class NetworkGuard:
         self._patch(socket.socket, "connect_ex", connect_ex)
         self._patch(socket.socket, "sendto", sendto)
         self._refuse_proxied_requests()
+        self._watch_aiodns()
         self._refuse_child_processes()
+
+    def _watch_aiodns(self) -> None:
+        # With aiodns installed (aiohttp[speedups], ccxt before 4.5.1), aiohttp resolves names
+        # in c-ares, never through socket.getaddrinfo: without this, the connection to an
+        # allowed host that follows would go to an address the guard never saw resolved.
+        resolver_module = sys.modules.get("aiohttp.resolver")
+        resolver = getattr(resolver_module, "AsyncResolver", None)
+        if resolver is None or not hasattr(resolver, "resolve"):
+            return
+        guard = self
+        real_resolve = resolver.resolve
+
+        async def resolve(self: Any, host: str, port: int = 0, *args: Any, **kwargs: Any) -> Any:
+            guard._check("a name lookup of", host, port, "aiohttp AsyncResolver (aiodns)")
+            answers = await real_resolve(self, host, port, *args, **kwargs)
+            guard._resolved.update(str(answer["host"]) for answer in answers)
+            return answers
+
+        self._patch(resolver, "resolve", resolve)
 
     def _refuse_proxied_requests(self) -> None:
         # A proxy on loopback is allowed like any local server, and then forwards wherever the
@@ -245,6 +267,9 @@ class NetworkGuard:
             conn: http.client.HTTPConnection, host: str, port: int | None = None, *args: Any, **kwargs: Any
         ) -> None:
             target, target_port = conn._get_hostport(host, port)  # type: ignore[attr-defined]
+            # Before 3.13 an IPv6 host keeps its brackets when the port is given apart.
+            if target.startswith("[") and target.endswith("]"):
+                target = target[1:-1]
             guard._check("a tunnel through a proxy to", target, target_port, "http.client set_tunnel")
             real_set_tunnel(conn, host, port, *args, **kwargs)
 
@@ -252,9 +277,10 @@ class NetworkGuard:
             conn: http.client.HTTPConnection, method: str, url: str, *args: Any, **kwargs: Any
         ) -> None:
             if "://" in url and not url.startswith("/"):
-                parts = urlsplit(url)
-                host = parts.hostname or ""
-                reason = guard.refusal_reason(host)
+                try:
+                    reason = guard.refusal_reason(urlsplit(url).hostname or "")
+                except ValueError:  # "http://[bad": whatever a proxy makes of it, it is no local host
+                    reason = SOCKET_REASON
                 if reason is not None:
                     shown = f"{method} {redact_all_query_values(url)}"
                     raise guard._refuse("a request through a proxy:", shown, "http.client putrequest", reason)

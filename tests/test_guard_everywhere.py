@@ -314,14 +314,16 @@ def test_a_proxy_on_loopback_still_forwards_to_loopback_and_allowed_hosts(
             for target in ("http://helper.internal/ping?n=1", "http://localhost:9/ping"):
                 with pytest.raises(urllib.error.HTTPError, match="502"):
                     urllib.request.build_opener().open(target, timeout=5)
-            connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5)
-            connection.set_tunnel("helper.internal", 443)
-            with pytest.raises(OSError, match="502"):
-                connection.request("GET", "/")
-            assert asked == [
-                "GET http://helper.internal/ping?n=1 HTTP/1.1",
-                "GET http://localhost:9/ping HTTP/1.1",
-                "CONNECT helper.internal:443 HTTP/1.0",
+            for tunnel in ("helper.internal", "[::1]"):
+                connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=5)
+                connection.set_tunnel(tunnel, 443)
+                with pytest.raises(OSError, match="502"):
+                    connection.request("GET", "/")
+            assert [line.rsplit(" ", 1)[0] for line in asked] == [
+                "GET http://helper.internal/ping?n=1",
+                "GET http://localhost:9/ping",
+                "CONNECT helper.internal:443",
+                "CONNECT [::1]:443",
             ]
             assert ATTEMPTS == []
         """
@@ -495,7 +497,9 @@ CLIENTS = {
     "answer = asyncio.run(get())",
     "aiohttp": "import asyncio, aiohttp\n"
     "async def get():\n"
-    "    async with aiohttp.ClientSession() as session:\n"
+    # The stand-in DNS is socket.getaddrinfo's: aiodns (when installed) would not see it.
+    "    connector = aiohttp.TCPConnector(resolver=aiohttp.ThreadedResolver())\n"
+    "    async with aiohttp.ClientSession(connector=connector) as session:\n"
     "        async with session.get(URL) as response:\n"
     "            return await response.read()\n"
     "answer = asyncio.run(get())",
@@ -815,3 +819,41 @@ def test_switched_on_the_stand_in_does_nothing(chaos_pytester: pytest.Pytester) 
         """
     )
     chaos_pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_an_allowed_name_resolved_by_aiodns_is_connected_to(chaos_pytester: pytest.Pytester) -> None:
+    # aiohttp resolves in c-ares when aiodns is installed (ccxt before 4.5.1 requires it, as does
+    # aiohttp[speedups]): socket.getaddrinfo never sees the name, so the guard must learn the
+    # addresses from aiohttp's resolver, or it refuses the connection to an allowed host.
+    pytest.importorskip("aiodns")
+    chaos_pytester.makeconftest(REAL_NETWORK)
+    chaos_pytester.makepyfile(
+        """
+import asyncio, socket
+from types import SimpleNamespace
+import aiodns, aiohttp, pytest
+from conftest import ATTEMPTS
+
+async def fake_getaddrinfo(self, host, *args, **kwargs):
+    if host != "helper.internal":
+        raise aiodns.error.DNSError(4, "Domain name not found")
+    ATTEMPTS.append(("aiodns", host))
+    node = SimpleNamespace(addr=(b"198.51.100.7", 8080), family=socket.AF_INET)
+    return SimpleNamespace(nodes=[node])
+
+@pytest.mark.exchange_chaos(allow_hosts=["helper.internal"], expect_requests=False)
+def test_bot(monkeypatch):
+    monkeypatch.setattr(aiodns.DNSResolver, "getaddrinfo", fake_getaddrinfo)
+    assert aiohttp.resolver.DefaultResolver is aiohttp.resolver.AsyncResolver
+
+    async def get():
+        async with aiohttp.ClientSession() as session:
+            await session.get("http://helper.internal:8080/")
+
+    # The guard lets the connection through; the test's stand-in network then refuses it.
+    with pytest.raises(aiohttp.ClientConnectorError):
+        asyncio.run(get())
+    assert ATTEMPTS == [("aiodns", "helper.internal"), ("connect", "198.51.100.7")]
+"""
+    )
+    chaos_pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
