@@ -575,6 +575,10 @@ class ChaosClock:
         original_event_wait = threading.Event.wait
 
         def submit(executor: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            if not clock._on_clock():
+                # Submitted by a thread that was there before the test (a server's, xdist's):
+                # not the bot's work, and it keeps real time like its submitter.
+                return original_submit(executor, fn, *args, **kwargs)
             task = turns.create(executor)
             try:
                 future = original_submit(executor, _TaskCall(task, fn), *args, **kwargs)
@@ -597,8 +601,14 @@ class ChaosClock:
                 turns.leave(task)
 
         def start(thread: threading.Thread) -> None:
-            if getattr(thread, "_target", None) is concurrent.futures.thread._worker or turns.closed:
-                # A pool's own thread: its jobs are the tasks.
+            if (
+                getattr(thread, "_target", None) is concurrent.futures.thread._worker
+                or turns.closed
+                # Started by a thread that was there before the test (a module-scoped server's
+                # request handlers): not the bot's, and it keeps real time like its parent.
+                or not clock._on_clock()
+            ):
+                # Not a task (for a pool's own thread, its jobs are the tasks).
                 turns.starting = clock._mine()
                 try:
                     original_thread_start(thread)
