@@ -138,11 +138,14 @@ class _Turns:
         return bool(self._live)
 
     def threads_on_clock(self) -> list[threading.Thread]:
-        """The threads the bot started that are alive and still take turns (not left for a block
-        outside the clock)."""
+        """The threads the bot started that are alive and waiting on the chaos clock for a later
+        step (a loop between two polls). A thread still finishing its last step (a test
+        server's request handler closing its socket) is not listed: it is about to end."""
+        now = self._clock._monotonic
         with self._cond:
             tasks = sorted(self._live.values(), key=lambda t: t.seq)
-        return [t.thread for t in tasks if t.thread is not None and t.thread.is_alive()]
+            waiting = [t.thread for t in tasks if t.arrived and t.waiting and t.wake > now]
+        return [thread for thread in waiting if thread is not None and thread.is_alive()]
 
     # -- the tasks' life ---------------------------------------------------------------------
 
