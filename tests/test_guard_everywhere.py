@@ -507,6 +507,19 @@ CLIENTS = {
 }
 
 
+# A loopback server for the inner tests: answers every GET with "pong".
+PING = """class Ping(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "4")
+        self.end_headers()
+        self.wfile.write(b"pong")
+
+    def log_message(self, *args):
+        pass
+"""
+
+
 @pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_client_reaches_an_allowed_host_by_name_through_the_guard(
     chaos_pytester: pytest.Pytester, client: str
@@ -519,16 +532,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import ATTEMPTS, HELPER
 
-class Ping(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "4")
-        self.end_headers()
-        self.wfile.write(b"pong")
-
-    def log_message(self, *args):
-        pass
-
+{PING}
 @pytest.mark.exchange_chaos(allow_hosts=["helper.internal"])
 def test_bot():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ping)
@@ -562,16 +566,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest, requests
 from conftest import ATTEMPTS
 
-class Ping(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "4")
-        self.end_headers()
-        self.wfile.write(b"pong")
-
-    def log_message(self, *args):
-        pass
-
+{PING}
 @pytest.fixture
 def own_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ping)
