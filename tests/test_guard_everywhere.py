@@ -5,6 +5,8 @@ plugin off fails the chaos tests instead of sending them to the network."""
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 # Below the guard, in the inner run: records every lookup or connection that would leave the
@@ -380,25 +382,29 @@ def test_the_guard_is_only_there_during_the_chaos_test(chaos_pytester: pytest.Py
 # -- what stays reachable --------------------------------------------------------------------------
 
 
+# A loopback server for the inner tests: answers every GET with "pong".
+PING = """class Ping(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "4")
+        self.end_headers()
+        self.wfile.write(b"pong")
+
+    def log_message(self, *args):
+        pass
+"""
+
+
 def test_loopback_stays_reachable_for_a_bots_own_test_server(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makeconftest(REAL_NETWORK)
     chaos_pytester.makepyfile(
-        """
+        f"""
         import asyncio, http.client, os, socket, tempfile, threading, urllib.request
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         import pytest, requests
         from conftest import ATTEMPTS
 
-        class Ping(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Length", "4")
-                self.end_headers()
-                self.wfile.write(b"pong")
-
-            def log_message(self, *args):
-                pass
-
+{textwrap.indent(PING, " " * 8)}
         @pytest.fixture
         def server(exchange_chaos):
             # Started inside the chaos test, as a bot's own fixture would be.
@@ -411,7 +417,7 @@ def test_loopback_stays_reachable_for_a_bots_own_test_server(chaos_pytester: pyt
         @pytest.mark.exchange_chaos
         def test_bot(server):
             for host in ("127.0.0.1", "localhost"):
-                assert urllib.request.urlopen(f"http://{host}:{server}/", timeout=5).read() == b"pong"
+                assert urllib.request.urlopen(f"http://{{host}}:{{server}}/", timeout=5).read() == b"pong"
             connection = http.client.HTTPConnection("localhost", server, timeout=5)
             connection.request("GET", "/")
             assert connection.getresponse().read() == b"pong"
@@ -505,19 +511,6 @@ CLIENTS = {
     "answer = asyncio.run(get())",
     "urllib": "import urllib.request\nanswer = urllib.request.urlopen(URL, timeout=5).read()",
 }
-
-
-# A loopback server for the inner tests: answers every GET with "pong".
-PING = """class Ping(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "4")
-        self.end_headers()
-        self.wfile.write(b"pong")
-
-    def log_message(self, *args):
-        pass
-"""
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
