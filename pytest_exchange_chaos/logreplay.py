@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -185,19 +186,12 @@ def waves_from_log(
     sends the matching requests did not live through the outage), unless ``required=False``.
     """
     stamp, needle, chosen_fault, origin = _check_arguments(path_or_lines, pattern, fault, time_format, start)
+    wave = functools.partial(
+        Wave, rate=rate, intent=intent, endpoint=endpoint, venue=venue, symbol=symbol, required=required
+    )
     # The rate, matchers and required flag are checked as a wave checks them, even when no
     # minute of the log matches.
-    Wave(
-        0,
-        60,
-        chosen_fault,
-        rate=rate,
-        intent=intent,
-        endpoint=endpoint,
-        venue=venue,
-        symbol=symbol,
-        required=required,
-    )
+    wave(0, 60, chosen_fault)
     rolls_over = not _has_date(time_format)
     previous: datetime | None = None
     day = timedelta(0)
@@ -234,20 +228,7 @@ def waves_from_log(
                 f"({origin}): pass a later start=, or a log of the days you mean to replay"
             )
         begin = max(0.0, offset)
-        waves.append(
-            Wave(
-                begin,
-                offset + 60.0 - begin,
-                chosen_fault,
-                rate=rate,
-                limit=count,
-                intent=intent,
-                endpoint=endpoint,
-                venue=venue,
-                symbol=symbol,
-                required=required,
-            )
-        )
+        waves.append(wave(begin, offset + 60.0 - begin, chosen_fault, limit=count))
     if not waves:
         # An empty replay would let the test pass having replayed nothing.
         where = "after start=" if per_minute else "in the log"
