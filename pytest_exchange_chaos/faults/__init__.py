@@ -34,8 +34,10 @@ from pytest_exchange_chaos.faults._catalog import (
     read_timeout,
     service_unavailable,
 )
+from pytest_exchange_chaos.faults._cloudflare import CloudflareTimeout, cloudflare_timeout
 
 __all__ = [
+    "CloudflareTimeout",
     "ExchangeErrorFault",
     "Fault",
     "FaultContext",
@@ -48,6 +50,7 @@ __all__ = [
     "binance",
     "bybit",
     "cloudflare",
+    "cloudflare_timeout",
     "connect_timeout",
     "connection_reset",
     "dns_failure",
