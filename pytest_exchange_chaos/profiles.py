@@ -24,6 +24,7 @@ __all__ = [
     "binance_502_day",
     "flapping_gateway",
     "get",
+    "ghost_orders",
     "maintenance_window",
     "rate_limit_storm",
     "unknown_execution_status",
@@ -195,12 +196,35 @@ def unknown_execution_status(
     return _profile("unknown_execution_status", required, waves)
 
 
+def ghost_orders(
+    start: Duration = "1m", duration: Duration = "10m", *, rate: float = 0.3, required: bool = True
+) -> list[Schedule]:
+    """The ghost your bot cannot see: from ``start`` for ``duration``, a share ``rate`` of order
+    placements on every venue are executed by the exchange while Cloudflare, in front of it,
+    answers the bot ``524 A Timeout Occurred`` (``faults.cloudflare_timeout()``).
+
+    ccxt 4.5 does not know 524: async ccxt raises nothing and returns an "order" whose ``id`` is
+    None, sync ccxt raises a plain ``ExchangeError`` (not a ``NetworkError``). What it finds: a
+    bot that sends the order again when it got no id, or on any error, holds the position twice;
+    a bot that trusts the returned "order" tracks an order it cannot cancel. Pair it with
+    ``exchange_chaos.assert_no_duplicate_orders()``.
+    """
+    parse_duration(start, what="ghost_orders start")
+    _length(duration, "ghost_orders", "duration")
+    rate = _rate(rate, "ghost_orders")
+    waves: list[Schedule] = [
+        Wave(start, duration, faults.cloudflare_timeout(), rate=rate, intent=ORDER_PLACEMENT),
+    ]
+    return _profile("ghost_orders", required, waves)
+
+
 PROFILES: dict[str, Callable[[], list[Schedule]]] = {
     "binance_502_day": binance_502_day,
     "flapping_gateway": flapping_gateway,
     "rate_limit_storm": rate_limit_storm,
     "maintenance_window": maintenance_window,
     "unknown_execution_status": unknown_execution_status,
+    "ghost_orders": ghost_orders,
 }
 """Every profile by name, as the marker's ``profile=`` finds it; the incident day first."""
 
