@@ -256,9 +256,16 @@ class Wave:
 
 
 class Burst:
-    """The next ``count`` matching requests fail with ``fault``, after ``after`` went through."""
+    """The next ``count`` matching requests fail with ``fault``, after ``after`` went through.
 
-    __slots__ = ("after", "count", "fault", "group", "matcher", "required")
+    With ``per_operation=True`` the count starts again for every logical operation (a bot's
+    attempts at one order, see ``journal.OperationTracker``): attempts ``after + 1`` to
+    ``after + count`` of each matching operation fail, however many operations the bot sends
+    and whenever it sends them. "Does every stop-loss survive 3 consecutive 502s" is then
+    ``Burst(3, faults.bad_gateway(), intent="stop_loss", per_operation=True)``.
+    """
+
+    __slots__ = ("after", "count", "fault", "group", "matcher", "per_operation", "required")
 
     def __init__(
         self,
@@ -270,24 +277,39 @@ class Burst:
         endpoint: str | Iterable[str] | None = None,
         venue: str | Iterable[str] | None = None,
         symbol: str | Iterable[str] | None = None,
+        per_operation: bool = False,
         required: bool = True,
     ) -> None:
+        unit = "attempts" if per_operation is True else "requests"
         for name, value, least in (("count", count, 1), ("after", after, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(
-                    f"Burst {name}={shown(value)}: write a whole number of requests, at least {least}"
+                    f"Burst {name}={shown(value)}: write a whole number of {unit}, at least {least}"
                 )
+        if not isinstance(per_operation, bool):
+            raise TypeError(
+                f"Burst(per_operation={per_operation!r}): write per_operation=True (the first count "
+                "attempts of every matching operation fail) or per_operation=False (the next count "
+                "matching requests fail, once)"
+            )
         self.count = count
         self.after = after
         self.fault = _check_fault(fault, "Burst")
         self.matcher = Matcher.build(intent=intent, endpoint=endpoint, venue=venue, symbol=symbol)
+        self.per_operation = per_operation
         self.required = _check_required(required, "Burst")
         """Whether the test fails when this burst never injects a fault (see ``ScheduleRun.unfired``)."""
         self.group: ScheduleGroup | None = None
 
     def __repr__(self) -> str:
-        after = f" after {self.after}" if self.after else ""
         optional = "" if self.required else ", required=False"
+        if self.per_operation:
+            after = f" after {self.after}" if self.after else ""
+            return (
+                f"Burst({self.count}x {self.fault.name} per operation{after}, "
+                f"{self.matcher.describe()}{optional})"
+            )
+        after = f" after {self.after}" if self.after else ""
         return f"Burst({self.count}x {self.fault.name}{after}, {self.matcher.describe()}{optional})"
 
 
@@ -333,6 +355,8 @@ class ScheduleTally:
     first_match: float | None = None
     last_match: float | None = None
     """Chaos-clock times of the first and last request it matched."""
+    most_attempts: int = 0
+    """The highest attempt number (within its logical operation) of a request it matched."""
 
 
 class ScheduleRun:
@@ -381,7 +405,9 @@ class ScheduleRun:
             if any(t.schedule.required for t in entry) and not any(t.fired for t in entry)
         ]
 
-    def decide(self, call: Call, now: float) -> Fault | None:
+    def decide(self, call: Call, now: float, attempt: int = 1) -> Fault | None:
+        """The fault for ``call``, sent at ``now`` as ``attempt`` (1 for the first) of its
+        logical operation, or None."""
         # The first schedule that fires wins; random draws happen only for matching, active
         # waves with rate < 1 that nothing fired on yet, so the same requests in the same order
         # draw the same numbers. Later schedules still count the match, to explain a quiet one.
@@ -395,6 +421,8 @@ class ScheduleRun:
             if tally.first_match is None:
                 tally.first_match = now
             tally.last_match = now
+            if attempt > tally.most_attempts:
+                tally.most_attempts = attempt
             if isinstance(schedule, Wave):
                 if not schedule.start <= now < schedule.end:
                     continue
@@ -412,6 +440,11 @@ class ScheduleRun:
             tally.in_window += 1
             if chosen is not None:
                 tally.shadowed += 1
+                continue
+            if schedule.per_operation:
+                if schedule.after < attempt <= schedule.after + schedule.count:
+                    tally.fired += 1
+                    chosen = schedule.fault
                 continue
             self._seen[index] += 1
             if self._seen[index] > schedule.after and tally.fired < schedule.count:
