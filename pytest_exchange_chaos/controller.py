@@ -140,6 +140,7 @@ class ChaosController:
         count: int | None = None,
     ) -> None:
         """At least one (or exactly ``count``) ``intent`` order was acknowledged, each within budget."""
+        __tracebackhide__ = True  # the user reads their own line and our message, not our code
         operations = self.operations(intent, symbol)
         what = intent.replace("_", "-") + (f" on {symbol}" if symbol else "")
         placed = [op for op in operations if op.succeeded]
@@ -157,6 +158,7 @@ class ChaosController:
 
     def assert_no_duplicate_orders(self) -> None:
         """No logical order reached the book more than once (ghosts included)."""
+        __tracebackhide__ = True
         duplicates = [op for op in group_operations(self._engine.journal) if len(op.placements) > 1]
         if not duplicates:
             return
@@ -176,6 +178,7 @@ class ChaosController:
     def assert_positions_protected(self, within: Duration | None = None) -> None:
         """Every open position has a reduce-only or close-position stop on the right side covering
         its size; with ``within``, it got one no later than that many seconds after opening."""
+        __tracebackhide__ = True
         limit = None if within is None else parse_duration(within, what="within")
         problems = []
         for venue in self._engine.venues:
