@@ -201,7 +201,9 @@ def placement_intent(ticket: OrderTicket, position_qty: Decimal) -> Intent:
     kind = BINANCE_KINDS.get(ticket.order_type)
     if kind is None or ticket.side not in ("buy", "sell"):
         return "other"
-    return intent_of(kind, ticket.side, ticket.reduce_only, ticket.close_position, position_qty)
+    return intent_of(
+        kind, ticket.side, ticket.reduce_only, ticket.close_position, position_qty, ticket.amount
+    )
 
 
 def batch_entries(params: Mapping[str, str]) -> list[dict[str, str]]:

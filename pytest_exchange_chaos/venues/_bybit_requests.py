@@ -225,7 +225,9 @@ def placement_intent(params: Params, ticket: OrderTicket, mark: Decimal, positio
     kind = order_kind(ticket.order_type, ticket.side, direction)
     if kind is None or ticket.side not in ("buy", "sell"):
         return "other"
-    return intent_of(kind, ticket.side, ticket.reduce_only, ticket.close_position, position_qty)
+    return intent_of(
+        kind, ticket.side, ticket.reduce_only, ticket.close_position, position_qty, ticket.amount
+    )
 
 
 _FIELD_NAMES = {

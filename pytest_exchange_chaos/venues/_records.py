@@ -52,11 +52,24 @@ MARKET_KINDS: frozenset[str] = frozenset(
 OPEN_STATUSES: frozenset[str] = frozenset({"new", "partially_filled"})
 
 
-def intent_of(kind: str, side: str, reduce_only: bool, close_position: bool, position_qty: Decimal) -> Intent:
+def intent_of(
+    kind: str,
+    side: str,
+    reduce_only: bool,
+    close_position: bool,
+    position_qty: Decimal,
+    quantity: Decimal | str | None = None,
+) -> Intent:
     """What a trader means by an order, given the position it meets.
 
     A stop on the far side of an open position protects it even without ``reduceOnly``;
     the same stop with no position (or on the same side) is a breakout entry.
+
+    A market or limit order on the far side of an open position closes or reduces it: an
+    ``exit`` even without ``reduceOnly`` (a bot's rollback close often omits the flag). One
+    larger than the position (``quantity`` above its size) flips it: the position it leaves
+    open the other way needs a stop of its own, so that is an ``entry``. With no ``quantity``
+    known, a far-side order counts as an ``exit``.
     """
     protective = reduce_only or close_position
     if kind in STOP_KINDS or kind in TAKE_PROFIT_KINDS:
@@ -64,7 +77,20 @@ def intent_of(kind: str, side: str, reduce_only: bool, close_position: bool, pos
         if protective or opposite:
             return "stop_loss" if kind in STOP_KINDS else "take_profit"
         return "entry"
-    return "exit" if protective else "entry"
+    if protective:
+        return "exit"
+    if (side == "sell" and position_qty > 0) or (side == "buy" and position_qty < 0):
+        return "entry" if _flips(quantity, abs(position_qty)) else "exit"
+    return "entry"
+
+
+def _flips(quantity: Decimal | str | None, held: Decimal) -> bool:
+    if quantity is None:
+        return False
+    try:
+        return Decimal(quantity) > held
+    except ArithmeticError:  # an unreadable amount: the venue refuses the order anyway
+        return False
 
 
 class IdSource(Protocol):
