@@ -23,6 +23,8 @@ __all__ = ["ChaosTestHooks", "chaos_session"]
 
 _CHECKED_KEY = pytest.StashKey[bool]()
 _BODY_FAILED_KEY = pytest.StashKey[bool]()
+_BUDGET_STORY_KEY = pytest.StashKey[str]()
+"""A broken budget's attempt-by-attempt story, for a body that raised before the checks ran."""
 
 
 def _hook_deciders(config: pytest.Config, controller: list[ChaosController]) -> list[FaultDecider]:
@@ -103,6 +105,9 @@ class ChaosTestHooks:
         test_report = yield
         if call.when == "call":
             item.stash[_BODY_FAILED_KEY] = test_report.failed
+            story = item.stash.get(_BUDGET_STORY_KEY, None)
+            if story is not None and test_report.failed:
+                _add_budget_story(test_report, story)
         controller = item.stash.get(CONTROLLER_KEY, None)
         if controller is not None and (test_report.longrepr is not None or test_report.sections):
             # The bot's HTTP stack holds its API key and signatures in locals that -l, junit.xml
@@ -116,12 +121,47 @@ class ChaosTestHooks:
 def _checked_call(item: pytest.Item) -> Generator[None, object, object]:
     # Whatever the body does, this hook owns the checks for this test (see chaos_session).
     item.stash[_CHECKED_KEY] = True
-    result = yield
+    try:
+        result = yield
+    except BaseException:
+        # The body's own exception is what the user sees; a budget it broke on the way is
+        # still told, attempt by attempt, beside it (the checks below do not run).
+        controller = item.stash.get(CONTROLLER_KEY, None)
+        if controller is not None:
+            story = _budget_story(item, controller)
+            if story is not None:
+                item.stash[_BUDGET_STORY_KEY] = story
+        raise
     controller = item.stash.get(CONTROLLER_KEY, None)
     if controller is None:
         return result
     _check_after_body(item, controller)
     return result
+
+
+def _budget_story(item: pytest.Item, controller: ChaosController) -> str | None:
+    settings = item.stash.get(SETTINGS_KEY, None)
+    if settings is None or not settings.budgets:
+        return None
+    breaches = controller.budget_breaches(settings.budgets)
+    if not breaches:
+        return None
+    return f"retry budget broken by {len(breaches)} operation(s) (seed {controller.seed}):\n\n" + "\n\n".join(
+        breaches
+    )
+
+
+def _add_budget_story(test_report: pytest.TestReport, story: str) -> None:
+    longrepr = test_report.longrepr
+    told = str(longrepr)
+    # assert_placed(within=...) tells the same operations' stories: each is told once.
+    if all(breach.split("\n", 1)[0] in told for breach in story.split("\n\n")[1:]):
+        return
+    addsection = getattr(longrepr, "addsection", None)  # a traceback's representation
+    if callable(addsection):
+        addsection("exchange chaos: retry budget", story)
+    elif isinstance(longrepr, str):  # pytest.fail(..., pytrace=False)
+        test_report.longrepr = f"{longrepr}\n\n{story}"
 
 
 def _check_after_body(item: pytest.Item, controller: ChaosController, *, body_failed: bool = False) -> None:
@@ -134,12 +174,9 @@ def _check_after_body(item: pytest.Item, controller: ChaosController, *, body_fa
     # told in the same failure so that fixing one does not hide the other.
     verdicts = []
     if settings.budgets:
-        breaches = controller.budget_breaches(settings.budgets)
-        if breaches:
-            verdicts.append(
-                f"retry budget broken by {len(breaches)} operation(s) (seed {controller.seed}):\n\n"
-                + "\n\n".join(breaches)
-            )
+        story = _budget_story(item, controller)
+        if story is not None:
+            verdicts.append(story)
         if not body_failed:
             verdicts.extend(controller.unexercised_budgets(settings.budgets))
     if not body_failed:
