@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration
+from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration, shown
 from pytest_exchange_chaos._never_fired import UnfiredSchedule, explain
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.engine import ChaosEngine, UnservedRequest
 from pytest_exchange_chaos.journal import JournalRecord, Operation, group_operations
+from pytest_exchange_chaos.naked_time import UnprotectedInterval, format_span
 from pytest_exchange_chaos.schedule import Schedule, flatten_schedules
 from pytest_exchange_chaos.venues.base import INTENTS, Intent, Venue
 
@@ -175,11 +176,35 @@ class ChaosController:
             "the exchange had already executed:\n" + "\n".join(lines)
         )
 
-    def assert_positions_protected(self, within: Duration | None = None) -> None:
+    def unprotected_intervals(self) -> list[UnprotectedInterval]:
+        """Every interval, on every venue, in which a position had no stop-loss covering it,
+        in the order they started; one still open has ``end`` None. Venues of your own that do
+        not track it are left out."""
+        intervals: list[UnprotectedInterval] = []
+        for venue in self._engine.venues:
+            try:
+                intervals.extend(venue.unprotected_intervals())
+            except NotImplementedError:
+                continue
+        return sorted(intervals, key=lambda interval: interval.start)
+
+    def assert_positions_protected(
+        self,
+        within: Duration | Budget | None = None,
+        *,
+        max_unprotected: Duration | Budget | None = None,
+    ) -> None:
         """Every open position has a reduce-only or close-position stop on the right side covering
-        its size; with ``within``, it got one no later than that many seconds after opening."""
+        its size; with ``within``, it got one no later than that many seconds after opening; with
+        ``max_unprotected``, no position was ever left without one for longer than that, at any
+        time during the test (the gap while a trailing stop is replaced, a position grown past
+        its stop, one still naked at the end). Either also takes a ``Budget``: its seconds are
+        the limit, and its attempts, if any, bound each stop-loss operation sent meanwhile.
+
+        With either, a test in which no position was ever opened fails: it checked nothing."""
         __tracebackhide__ = True
-        limit = None if within is None else parse_duration(within, what="within")
+        limit, within_attempts = _time_limit(within, "within")
+        most, naked_attempts = _time_limit(max_unprotected, "max_unprotected")
         problems = []
         for venue in self._engine.venues:
             for position in venue.positions():
@@ -205,8 +230,92 @@ class ChaosController:
                         problems.append(
                             f"- {where} ({opened}): stop placed after {late}, allowed {limit:g} s"
                         )
+                if within_attempts is not None:
+                    opened_at = position.opened_at
+                    problems.extend(
+                        self._stop_attempts(venue.id, position.symbol, opened_at, None, within_attempts)
+                    )
+        sections = []
         if problems:
-            raise AssertionError("positions left without a protective stop:\n" + "\n".join(problems))
+            sections.append("positions left without a protective stop:\n" + "\n".join(problems))
+        if limit is not None or most is not None:
+            argument = "max_unprotected" if most is not None else "within"
+            nothing = self._nothing_opened(argument, max_unprotected if most is not None else within)
+            if nothing is not None:
+                sections.append(nothing)
+        if most is not None:
+            sections.extend(self._naked_too_long(most, max_unprotected, naked_attempts))
+        if sections:
+            raise AssertionError("\n".join(sections))
+
+    def _nothing_opened(self, argument: str, value: object) -> str | None:
+        """Why a timed protection check checked nothing (no position was ever opened)."""
+        opened = 0
+        for venue in self._engine.venues:
+            try:
+                opened += venue.positions_opened()
+            except NotImplementedError:
+                return None  # cannot tell: the check of that venue says so itself
+        if opened:
+            return None
+        venues = ", ".join(venue.id for venue in self._engine.venues)
+        return (
+            f"assert_positions_protected({argument}={shown(value)}) checked nothing: no position was "
+            f"opened on {venues} during the test, so none could be left unprotected. Make the bot "
+            "open one (an entry refused by the exchange, or never sent, opens none), or drop the check"
+        )
+
+    def _naked_too_long(self, most: float, value: object, attempts: int | None) -> list[str]:
+        late = []
+        slow = []
+        untracked = []
+        for venue in self._engine.venues:
+            try:
+                intervals = venue.unprotected_intervals()
+            except NotImplementedError:
+                untracked.append(venue.id)
+                continue
+            for interval in intervals:
+                if interval.seconds > most:
+                    late.append(f"- {interval.describe()}")
+                if attempts is not None:
+                    slow.extend(
+                        self._stop_attempts(venue.id, interval.symbol, interval.start, interval.end, attempts)
+                    )
+        sections = []
+        if late:
+            sections.append(
+                f"positions unprotected for longer than {format_span(most)} "
+                f"(max_unprotected={shown(value)}):\n" + "\n".join(late)
+            )
+        if slow:
+            sections.append(
+                f"stop-loss orders sent while a position was unprotected broke the attempts of "
+                f"max_unprotected={shown(value)}:\n" + "\n".join(slow)
+            )
+        if untracked:
+            sections.append(
+                f"max_unprotected cannot be checked on {', '.join(map(repr, untracked))}: the venue does "
+                "not track the time its positions spent unprotected (Venue.unprotected_intervals)"
+            )
+        return sections
+
+    def _stop_attempts(
+        self, venue: str, symbol: str, since: float, until: float | None, attempts: int
+    ) -> list[str]:
+        """The stop-loss operations sent for a position from ``since`` (to ``until``) that took
+        more than ``attempts`` requests."""
+        budget = Budget(attempts=attempts)
+        return [
+            f"- {breach}"
+            for op in group_operations(self._engine.journal)
+            if op.intent == "stop_loss"
+            and op.venue == venue
+            and op.symbol == symbol
+            and op.started_at >= since
+            and (until is None or op.started_at <= until)
+            and (breach := op.budget_breach(budget)) is not None
+        ]
 
     def _stop_placed_at(self, venue: str, symbol: str, since: float) -> float | None:
         times = [
@@ -220,3 +329,25 @@ class ChaosController:
             and r.t >= since
         ]
         return min(times) if times else None
+
+
+def _time_limit(value: Duration | Budget | None, argument: str) -> tuple[float | None, int | None]:
+    """``within=`` or ``max_unprotected=`` as seconds, and the attempts a Budget also gives."""
+    if value is None:
+        return None, None
+    if isinstance(value, Budget):
+        if value.seconds is None:
+            raise ValueError(
+                f"assert_positions_protected({argument}={value!r}): protection is measured in time, "
+                f"and this Budget gives none; write {argument}=Budget(seconds=30) or {argument}='30s' "
+                "(the attempts one stop-loss may take: retry_budget(stop_loss=Budget(attempts=5)) or "
+                "assert_placed('stop_loss', within=Budget(attempts=5)))"
+            )
+        return value.seconds, value.attempts
+    try:
+        return parse_duration(value, what=argument), None
+    except TypeError:
+        raise TypeError(
+            f"assert_positions_protected({argument}={shown(value)}): write seconds (30), a string "
+            f"like '30s' or '4h', or a Budget(seconds=30); not {type(value).__name__}"
+        ) from None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation, getcontext
 from typing import Literal
 
+from pytest_exchange_chaos.naked_time import UnprotectedInterval
 from pytest_exchange_chaos.venues._errors import (
     DuplicateClientOrderId,
     FillOrKillNotFillable,
@@ -53,7 +54,7 @@ from pytest_exchange_chaos.venues._records import (
 )
 from pytest_exchange_chaos.venues.base import OrderView, PositionView, Venue
 
-__all__ = ["Book", "BookVenue", "parse_decimal"]
+__all__ = ["Book", "BookVenue", "NakedSpan", "parse_decimal"]
 
 ZERO = Decimal(0)
 _MAX_TRIGGER_ROUNDS = 16
@@ -61,6 +62,26 @@ _QUANTITY_CACHE_SIZE = 1024
 # Sums of margins without rounding: far wider than any sum of a book's margins needs, and a
 # sum that would still need rounding raises rather than drift.
 _EXACT = Context(prec=120, traps=[Inexact])
+# Changes to a position or its stops less than this far apart on the chaos clock are one
+# instant: an entry and the stop-loss Bybit attaches to it in the same request, or, on the
+# real clock, the microseconds between two steps of one request, leave no naked interval.
+INSTANT = 0.001
+
+
+@dataclass(slots=True, eq=False)
+class NakedSpan:
+    """One interval in which a position had no stop covering it, in the book's own terms."""
+
+    symbol: str
+    """The exchange's instrument id."""
+    side: Literal["long", "short"]
+    size: Decimal
+    """The largest the position grew to while naked."""
+    opened_at: float
+    """When the position was opened, on the chaos clock: it tells positions apart."""
+    start: float
+    end: float | None = None
+    """None while the position is still naked."""
 
 
 @dataclass(slots=True)
@@ -210,6 +231,19 @@ class Book:
         # Quantities that passed an instrument's filters, by (instrument, text, market): a bot
         # sends the same few sizes over and over, and a Decimal never changes.
         self._valid_quantities: dict[tuple[str, str, bool], Decimal] = {}
+        # Naked time, kept as positions and stops change rather than by scanning every open
+        # order: each symbol's protective stops (reduce-only or close-position stop orders,
+        # pruned once closed), the symbols changed in the current instant (a dict keeps them
+        # in order), and every naked interval so far, the open ones also by symbol.
+        self._stops: dict[str, dict[tuple[str, str], Order]] = {}
+        self._unsettled: dict[str, None] = {}
+        self._unsettled_since = 0.0
+        self._unsettled_at = 0.0
+        self._naked: dict[str, NakedSpan] = {}
+        self.naked_spans: list[NakedSpan] = []
+        self.positions_opened = 0
+        """How many positions were opened (a flip counts as a new one): naked time was tracked
+        for each."""
 
     # ----------------------------------------------------------------- instruments and marks
 
@@ -546,6 +580,74 @@ class Book:
         instrument_id = self.instrument(symbol).id if symbol is not None else None
         return [fill for fill in self.fills if instrument_id is None or fill.symbol == instrument_id]
 
+    # ---------------------------------------------------------------------------- naked time
+
+    def unprotected(self) -> list[NakedSpan]:
+        """Every interval so far in which a position had no stop covering it, oldest first; the
+        last of a symbol has ``end`` None while its position is still naked.
+
+        Covered means what ``assert_positions_protected`` checks: open reduce-only or
+        close-position stop orders on the closing side whose sizes add up to the position's
+        (a close-position one covers any size). Intervals shorter than :data:`INSTANT` are
+        not kept."""
+        if self._unsettled:
+            self._settle()
+        return list(self.naked_spans)
+
+    def _touch(self, symbol: str) -> None:
+        """Called before a position or a protective stop of ``symbol`` changes: the state the
+        last instant ended in is judged first, once the chaos clock has moved past it."""
+        now = self.now()
+        if self._unsettled:
+            if now - self._unsettled_since >= INSTANT:
+                self._settle()
+                self._unsettled_since = now
+        else:
+            self._unsettled_since = now
+        self._unsettled[symbol] = None
+        self._unsettled_at = now
+
+    def _settle(self) -> None:
+        at = self._unsettled_at
+        for symbol in self._unsettled:
+            position = self.positions.get(symbol)
+            span = self._naked.get(symbol)
+            if position is not None and not self._covered(position):
+                size = abs(position.quantity)
+                if span is not None and span.side == position.side and span.opened_at == position.opened_at:
+                    span.size = max(span.size, size)
+                    continue
+                if span is not None:
+                    self._end_span(span, at)
+                span = NakedSpan(symbol, position.side, size, position.opened_at, at)
+                self._naked[symbol] = span
+                self.naked_spans.append(span)
+            elif span is not None:
+                self._end_span(span, at)
+        self._unsettled.clear()
+
+    def _end_span(self, span: NakedSpan, at: float) -> None:
+        del self._naked[span.symbol]
+        span.end = at
+        if at - span.start < INSTANT:
+            # Judged naked by a look taken mid-instant, covered again within it.
+            self.naked_spans.remove(span)
+
+    def _covered(self, position: Position) -> bool:
+        stops = self._stops.get(position.symbol)
+        if not stops:
+            return False
+        closing = "sell" if position.quantity > 0 else "buy"
+        covered = ZERO
+        for key, order in list(stops.items()):
+            if not order.is_open:
+                del stops[key]
+            elif order.side == closing:
+                if order.close_position:
+                    return True
+                covered += order.quantity
+        return covered >= abs(position.quantity)
+
     # ------------------------------------------------------------------------------ views
 
     def order_views(self, symbol: str | None = None) -> list[OrderView]:
@@ -736,6 +838,8 @@ class Book:
             raise InsufficientMargin(required, available)
 
     def _trigger(self, order: Order) -> None:
+        if _protective(order):
+            self._touch(order.symbol)
         now_ms = self.wall_ms()
         order.trigger_ms = now_ms
         order.updated_ms = now_ms
@@ -837,9 +941,11 @@ class Book:
 
     def _apply_to_position(self, symbol: str, delta: Decimal, price: Decimal, now_ms: int) -> Decimal:
         """Move the one-way position by ``delta`` at ``now_ms``; return the realised PnL."""
+        self._touch(symbol)
         position = self.positions.get(symbol)
         if position is None:
             self.positions[symbol] = Position(symbol, delta, price, self.now(), now_ms)
+            self.positions_opened += 1
             return ZERO
         current = position.quantity
         new_quantity = current + delta
@@ -858,6 +964,7 @@ class Book:
             position.quantity = new_quantity
             position.entry_price = price
             position.opened_at = self.now()
+            self.positions_opened += 1
         else:
             position.quantity = new_quantity
         return realized
@@ -909,6 +1016,8 @@ class Book:
                 del self._reserves[order.symbol]
 
     def _close(self, order: Order, status: Literal["canceled", "expired"], now_ms: int) -> None:
+        if _protective(order):
+            self._touch(order.symbol)
         order.status = status
         order.updated_ms = now_ms
         self._hold(order)
@@ -916,6 +1025,12 @@ class Book:
     def _store(self, order: Order) -> None:
         key = (order.channel, order.id)
         replaced = self.orders.get(key)
+        if replaced is not None and _protective(replaced):
+            self._touch(replaced.symbol)
+            self._stops.get(replaced.symbol, {}).pop(key, None)
+        if _protective(order):
+            self._touch(order.symbol)
+            self._stops.setdefault(order.symbol, {})[key] = order
         self.orders[key] = order
         self._live[key] = order
         if replaced is None:
@@ -974,10 +1089,35 @@ class Book:
         return position.entry_price * (1 - self.taker_fee) / (1 + self.taker_fee)
 
 
+def _protective(order: Order) -> bool:
+    """A stop that may cover a position: a stop kind sent reduce-only or close-position."""
+    return order.kind in STOP_KINDS and (order.reduce_only or order.close_position)
+
+
 class BookVenue(Venue):
     """A venue whose state is a :class:`Book`: the trader's views come straight from it."""
 
     book: Book
+
+    def unprotected_intervals(self) -> list[UnprotectedInterval]:
+        now = self.context.now()
+        instruments = self.book.instruments
+        return [
+            UnprotectedInterval(
+                venue=self.id,
+                symbol=instruments[span.symbol].symbol,
+                side=span.side,
+                size=float(span.size),
+                opened_at=span.opened_at,
+                start=span.start,
+                end=span.end,
+                seconds=(now if span.end is None else span.end) - span.start,
+            )
+            for span in self.book.unprotected()
+        ]
+
+    def positions_opened(self) -> int:
+        return self.book.positions_opened
 
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
         return self.book.order_views(symbol)

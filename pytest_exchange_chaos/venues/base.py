@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from pytest_exchange_chaos._frozen import fast_init
 from pytest_exchange_chaos._redact import redact_body, redact_headers, redact_url
+from pytest_exchange_chaos.naked_time import UnprotectedInterval
 
 __all__ = [
     "INTENTS",
@@ -362,3 +363,15 @@ class Venue(ABC):
     @abstractmethod
     def set_price(self, symbol: str, price: float) -> None:
         """Move the mark price; resting and trigger orders that it crosses execute."""
+
+    def unprotected_intervals(self) -> list[UnprotectedInterval]:
+        """Every interval so far in which a position had no stop-loss covering it, oldest first
+        (see :class:`~pytest_exchange_chaos.naked_time.UnprotectedInterval`). The shipped
+        venues track it; a venue of your own that does not raises NotImplementedError, and
+        ``assert_positions_protected(max_unprotected=...)`` then fails rather than pass
+        unchecked."""
+        raise NotImplementedError(f"venue {self.id!r} does not track the time its positions spent unprotected")
+
+    def positions_opened(self) -> int:
+        """How many positions were opened so far (a flip from long to short counts as one)."""
+        raise NotImplementedError(f"venue {self.id!r} does not count the positions it opened")

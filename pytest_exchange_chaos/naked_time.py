@@ -1,0 +1,80 @@
+"""Naked time: the intervals in which a position had no stop-loss covering it.
+
+Each simulated venue keeps them over the chaos clock as its positions and stops change
+(``venue.unprotected_intervals()``); ``assert_positions_protected(max_unprotected=...)``, the
+report and the timeline read them. No pytest here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["UnprotectedInterval", "clock_time", "format_span"]
+
+
+@dataclass(frozen=True)
+class UnprotectedInterval:
+    """One interval in which an open position had no stop covering it.
+
+    Covered means an open reduce-only or close-position stop order on the closing side whose
+    sizes add up to the position's (Bybit's stop-loss on the position counts). The interval
+    starts when the position opens uncovered, grows past its stops, or loses a stop (cancelled,
+    triggered, expired); it ends when stops cover it again or the position closes.
+    """
+
+    venue: str
+    """The ccxt id, e.g. ``"binanceusdm"``."""
+    symbol: str
+    """The ccxt unified symbol, e.g. ``"BTC/USDT:USDT"``."""
+    side: Literal["long", "short"]
+    size: float
+    """The largest the position grew to during the interval, in contracts."""
+    opened_at: float
+    """When the position was opened (chaos-clock seconds): intervals with the same venue,
+    symbol and ``opened_at`` belong to one position."""
+    start: float
+    """Chaos-clock seconds since the test started."""
+    end: float | None
+    """None while the position is still unprotected."""
+    seconds: float
+    """How long it lasted; for one still open, up to when it was read."""
+
+    @property
+    def position(self) -> str:
+        """``"long 0.01 BTC/USDT:USDT on binanceusdm"``."""
+        return f"{self.side} {self.size:g} {self.symbol} on {self.venue}"
+
+    def describe(self) -> str:
+        """``"long 0.01 BTC/USDT:USDT on binanceusdm unprotected for 4h12m (from 05:15:00 to
+        09:27:00)"``."""
+        until = self.start + self.seconds
+        if self.end is None:
+            when = f"from {clock_time(self.start)}, still unprotected at {clock_time(until)}"
+        else:
+            when = f"from {clock_time(self.start)} to {clock_time(until)}"
+        return f"{self.position} unprotected for {format_span(self.seconds)} ({when})"
+
+
+def format_span(seconds: float) -> str:
+    """A length of time as a trader says it: ``4h12m``, ``2m30s``, ``35.5s``, ``0.105s``."""
+    if round(seconds, 1) < 60:
+        digits = 3 if seconds < 10 else 1
+        return f"{seconds:.{digits}f}".rstrip("0").rstrip(".") + "s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m" + (f"{secs:02d}s" if secs else "")
+    return f"{minutes}m" + (f"{secs:02d}s" if secs else "")
+
+
+def clock_time(seconds: float) -> str:
+    """Chaos-clock seconds since the test started as a time of day: ``05:15:00``,
+    ``00:00:01.25``."""
+    millis = round(seconds * 1000)
+    whole, fraction = divmod(millis, 1000)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return text + f".{fraction:03d}".rstrip("0") if fraction else text
