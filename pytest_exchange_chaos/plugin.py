@@ -59,9 +59,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="chaos_report",
         default=None,
         metavar="PATH",
-        help="write every chaos test's journal, operations and verdicts as JSON to PATH",
+        help="write every chaos test's verdicts, operations and traffic as JSON to PATH",
     )
     parser.addini("chaos_report", "path of the JSON chaos report, overridden by --chaos-report", default=None)
+    group.addoption(
+        "--chaos-report-detail",
+        dest="chaos_report_detail",
+        default=None,
+        metavar="LEVEL",
+        help="what --chaos-report writes: summary (the default: totals, verdicts and every "
+        "operation that met a fault or needed a retry) or full (every request too)",
+    )
+    parser.addini(
+        "chaos_report_detail",
+        "summary or full: what the JSON chaos report holds, overridden by --chaos-report-detail",
+        default=None,
+    )
     group.addoption(
         "--chaos-timeline",
         dest="chaos_timeline",

@@ -26,11 +26,15 @@ if TYPE_CHECKING:
     from pytest_exchange_chaos.journal import JournalRecord, Operation
     from pytest_exchange_chaos.schedule import Schedule
 
-__all__ = ["PROPERTY", "REPORT_SCHEMA_VERSION", "build_document", "configure", "test_entry"]
+__all__ = ["DETAILS", "PROPERTY", "REPORT_SCHEMA_VERSION", "build_document", "configure", "test_entry"]
 
 PROPERTY = "exchange_chaos"
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 SCHEMA_DOC = "docs/reference/report-schema.md"
+
+DETAILS = ("summary", "full")
+"""What ``--chaos-report-detail`` may ask for: ``summary`` (the default) leaves out every request
+and the operations that went through at the first try, which are most of a long test's bulk."""
 
 
 TIMELINE_SUFFIXES = (".svg", ".html", ".htm")
@@ -40,11 +44,27 @@ TIMELINE_SUFFIXES = (".svg", ".html", ".htm")
 def configure(config: pytest.Config) -> None:
     config.stash[ENTRIES_KEY] = []
     collector = _ReportCollector(config)
+    collector.detail = _detail(config)
     if not hasattr(config, "workerinput"):  # workers write no file
         # Checked now, not after an hour of tests: a path that cannot be written would lose the
         # run's report at the very end.
         collector.paths = {name: _writable_path(config, name) for name in ("chaos_report", "chaos_timeline")}
     config.pluginmanager.register(collector, "exchange_chaos_report")
+
+
+def _detail(config: pytest.Config) -> str:
+    option = config.getoption("chaos_report_detail", None)
+    raw = option if option is not None else config.getini("chaos_report_detail")
+    if not raw and option is None:
+        return "summary"
+    value = str(raw).strip().lower()
+    if value not in DETAILS:
+        spelled = f"--chaos-report-detail={raw}" if option is not None else f"ini chaos_report_detail = {raw}"
+        raise pytest.UsageError(
+            f"{spelled}: write summary (totals, verdicts and the operations that met a fault or "
+            "needed a retry; the default) or full (every request too), e.g. --chaos-report-detail=full"
+        )
+    return value
 
 
 def _writable_path(config: pytest.Config, name: str) -> Path | None:
@@ -135,6 +155,50 @@ def _operation_dict(operation: Operation) -> dict[str, Any]:
     return data
 
 
+def _notable(operation: dict[str, Any]) -> bool:
+    """Whether a summary keeps this operation: anything but a plain first-try success."""
+    return not (
+        operation["succeeded"]
+        and operation["attempts"] == 1
+        and not operation["faults"]
+        and operation["placements"] <= 1
+    )
+
+
+def _traffic(journal: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    outcomes = Counter(r["outcome"] for r in journal)
+    return {
+        "total": len(journal),
+        "acknowledged": outcomes["acknowledged"],
+        "faulted": outcomes["faulted"],
+        "refused": outcomes["refused"],
+        # Executed by the exchange while the bot saw a fault: the orders a bot cannot see.
+        "ghosts": sum(1 for r in journal if r["fault"] and r["executed"] and r["order_id"]),
+        "faults": dict(Counter(r["fault"] for r in journal if r["fault"]).most_common()),
+    }
+
+
+def _intents(operations: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per intent, what the terminal summary's table shows."""
+    by_intent: dict[str, list[dict[str, Any]]] = {}
+    for op in operations:
+        by_intent.setdefault(op["intent"], []).append(op)
+    totals = {}
+    for intent in sorted(by_intent):
+        ops = by_intent[intent]
+        to_success = [op["acknowledged_at"] - op["started_at"] for op in ops if op["succeeded"]]
+        totals[intent] = {
+            "operations": len(ops),
+            "acknowledged": len(to_success),
+            "refused": sum(1 for op in ops if not op["succeeded"] and op["rejected"]),
+            "never": len(ops) - len(to_success),
+            "attempts_max": max(op["attempts"] for op in ops),
+            "to_success_median": _median(to_success) if to_success else None,
+            "to_success_max": max(to_success) if to_success else None,
+        }
+    return totals
+
+
 def _verdicts(controller: ChaosController, budgets: dict[str, Budget]) -> list[dict[str, Any]]:
     verdicts = []
     for intent, budget in budgets.items():
@@ -163,6 +227,7 @@ def test_entry(item: pytest.Item, controller: ChaosController) -> dict[str, Any]
         data = record.to_dict()
         data["outcome"] = record_outcome(record)
         journal.append(data)
+    operations = [_operation_dict(op) for op in controller.operations()]
     return {
         "nodeid": item.nodeid,
         "outcome": None,
@@ -171,17 +236,34 @@ def test_entry(item: pytest.Item, controller: ChaosController) -> dict[str, Any]
         "schedules": [_schedule_dict(s) for s in controller.schedules],
         "budgets": {intent: _budget_dict(b) for intent, b in budgets.items()},
         "verdicts": _verdicts(controller, budgets),
+        "requests": _traffic(journal),
+        "intents": _intents(operations),
         "journal": journal,
-        "operations": [_operation_dict(op) for op in controller.operations()],
+        "operations": operations,
+        "operations_omitted": 0,
     }
 
 
-def build_document(seed: int, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The whole ``--chaos-report`` document, tests in node id order."""
+def _summarised(entry: dict[str, Any]) -> dict[str, Any]:
+    # Every other key (totals, verdicts, what later features add) is kept as it is.
+    summary = {key: value for key, value in entry.items() if key != "journal"}
+    kept = [op for op in entry["operations"] if _notable(op)]
+    summary["operations"] = kept
+    summary["operations_omitted"] = len(entry["operations"]) - len(kept)
+    return summary
+
+
+def build_document(seed: int, entries: Sequence[dict[str, Any]], *, detail: str = "full") -> dict[str, Any]:
+    """The whole ``--chaos-report`` document, tests in node id order; ``detail="summary"`` leaves
+    out the journal and the operations that went through at the first try."""
+    if detail not in DETAILS:
+        raise ValueError(f"build_document(detail={detail!r}): write one of {', '.join(DETAILS)}")
+    tests = sorted(entries, key=lambda e: str(e["nodeid"]))
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "seed": seed,
-        "tests": sorted(entries, key=lambda e: str(e["nodeid"])),
+        "detail": detail,
+        "tests": tests if detail == "full" else [_summarised(entry) for entry in tests],
     }
 
 
@@ -190,6 +272,18 @@ def build_document(seed: int, entries: Sequence[dict[str, Any]]) -> dict[str, An
 
 def _seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 120 else format_clock(value).lstrip("+")
+
+
+_COLUMNS = (
+    ("intent", "<", 12),
+    ("operations", ">", 10),
+    ("acknowledged", ">", 12),
+    ("never acknowledged", ">", 18),
+    ("most attempts", ">", 13),
+    ("median time to success", ">", 22),
+    ("slowest success", ">", 15),
+)
+"""The operations table's columns: heading, alignment and width (the heading's own)."""
 
 
 def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
@@ -212,19 +306,23 @@ def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
         for op in entry["operations"]:
             by_intent.setdefault(op["intent"], []).append(op)
     if by_intent:
-        lines.append(
-            f"  {'intent':<12} {'operations':>10} {'acknowledged':>12} {'never':>6} "
-            f"{'attempts max':>12} {'to success median':>17} {'max':>10}"
-        )
+        lines.append("operations by intent:")
+        lines.append("  " + "  ".join(f"{name:{align}{width}}" for name, align, width in _COLUMNS))
         for intent in sorted(by_intent):
             ops = by_intent[intent]
             ok = [op for op in ops if op["succeeded"]]
             to_success = [op["acknowledged_at"] - op["started_at"] for op in ok]
-            median = _seconds(_median(to_success)) if to_success else "-"
-            slowest = _seconds(max(to_success)) if to_success else "-"
+            cells = (
+                intent,
+                len(ops),
+                len(ok),
+                len(ops) - len(ok),
+                max(op["attempts"] for op in ops),
+                _seconds(_median(to_success)) if to_success else "-",
+                _seconds(max(to_success)) if to_success else "-",
+            )
             lines.append(
-                f"  {intent:<12} {len(ops):>10} {len(ok):>12} {len(ops) - len(ok):>6} "
-                f"{max(op['attempts'] for op in ops):>12} {median:>17} {slowest:>10}"
+                "  " + "  ".join(f"{cell:{a}{w}}" for cell, (_, a, w) in zip(cells, _COLUMNS, strict=True))
             )
 
     budgeted = [e for e in entries if e["verdicts"]]
@@ -258,6 +356,7 @@ class _ReportCollector:
         self.paths: dict[str, Path | None] = {}
         self.lost = False
         """Whether a report or timeline asked for could not be written at the end."""
+        self.detail = "summary"
 
     def _entries(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.config.stash[ENTRIES_KEY]
@@ -285,11 +384,17 @@ class _ReportCollector:
         if hasattr(self.config, "workerinput"):
             return  # workers' entries reach the controller through their reports
         seed = session.config.stash[SEED_KEY]
+        # The timeline draws every request, whatever detail the JSON report was asked for.
         document = build_document(seed, self._entries())
         report_path = self.paths.get("chaos_report")
         if report_path is not None:
+            written = (
+                document
+                if self.detail == "full"
+                else build_document(seed, document["tests"], detail=self.detail)
+            )
             try:
-                report_path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+                report_path.write_text(json.dumps(written, indent=1, default=str) + "\n", encoding="utf-8")
                 self.written.append(f"report: {report_path}")
             except OSError as exc:
                 self._not_written(session, f"report NOT written to {report_path}: {exc}")

@@ -90,7 +90,9 @@ async def test_the_bot_crashes_after_blowing_its_budget(chaos_binanceusdm, excha
 """
 
 
-def test_a_budget_broken_before_the_body_raised_still_tells_its_story(chaos_pytester: pytest.Pytester) -> None:
+def test_a_budget_broken_before_the_body_raised_still_tells_its_story(
+    chaos_pytester: pytest.Pytester,
+) -> None:
     chaos_pytester.makepyfile(test_crash=BODY_RAISES)
     result = chaos_pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
@@ -116,3 +118,97 @@ def test_a_verdict_that_already_told_the_story_is_not_told_twice(chaos_pytester:
     result = chaos_pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     assert result.stdout.str().count("attempt 1 at") == 1, result.stdout.str()
+
+
+SCHEMA = json.loads((ROOT / "docs" / "reference" / "report.schema.json").read_text(encoding="utf-8"))
+
+A_LONG_DAY = """
+import asyncio
+
+import ccxt
+import pytest
+
+from pytest_exchange_chaos import Burst, faults
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(2, faults.bad_gateway(), intent="entry", after=3), seed=3)
+async def test_a_day_of_polling(chaos_binanceusdm):
+    await chaos_binanceusdm.load_markets()
+    for _ in range(300):  # a ticker a minute for five hours
+        await chaos_binanceusdm.fetch_ticker("BTC/USDT:USDT")
+        await asyncio.sleep(60)
+    for _ in range(5):
+        for attempt in range(3):
+            try:
+                await chaos_binanceusdm.create_order("BTC/USDT:USDT", "market", "buy", 0.01)
+                break
+            except ccxt.NetworkError:
+                pass
+"""
+
+
+def _validate(document: dict[str, object]) -> None:
+    import jsonschema
+
+    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_the_json_report_is_a_summary_unless_the_journal_is_asked_for(
+    chaos_pytester: pytest.Pytester,
+) -> None:
+    chaos_pytester.makepyfile(test_day=A_LONG_DAY)
+    chaos_pytester.runpytest("-p", "no:cacheprovider", "--chaos-report=summary.json").assert_outcomes(
+        passed=1
+    )
+    full_run = chaos_pytester.runpytest(
+        "-p", "no:cacheprovider", "--chaos-report=full.json", "--chaos-report-detail=full"
+    )
+    full_run.assert_outcomes(passed=1)
+    summary_text = (chaos_pytester.path / "summary.json").read_text(encoding="utf-8")
+    full_text = (chaos_pytester.path / "full.json").read_text(encoding="utf-8")
+    summary, full = json.loads(summary_text), json.loads(full_text)
+    _validate(summary)
+    _validate(full)
+    assert (summary["detail"], full["detail"]) == ("summary", "full")
+    (short,), (long,) = summary["tests"], full["tests"]
+    assert "journal" not in short and len(long["journal"]) == long["requests"]["total"] > 300
+    assert len(summary_text) * 10 < len(full_text), (len(summary_text), len(full_text))
+    # What a reader needs is all there: totals, and every operation that was not a plain success.
+    assert short["requests"] == long["requests"]
+    assert short["requests"]["faults"] == {"bad_gateway": 2}
+    assert short["intents"] == long["intents"] and short["intents"]["entry"]["attempts_max"] == 3
+    (retried,) = short["operations"]
+    assert (retried["intent"], retried["attempts"], retried["faults"]) == ("entry", 3, ["bad_gateway"] * 2)
+    assert short["operations_omitted"] == len(long["operations"]) - 1 > 300
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "said"),
+    [
+        (["--chaos-report-detail=everything"], "", "--chaos-report-detail=everything: write summary"),
+        (["--chaos-report-detail="], "", "--chaos-report-detail=: write summary"),
+        ([], "chaos_report_detail = verbose\n", "ini chaos_report_detail = verbose: write summary"),
+    ],
+)
+def test_a_report_detail_that_is_not_summary_or_full_stops_the_run(
+    chaos_pytester: pytest.Pytester, args: list[str], ini: str, said: str
+) -> None:
+    chaos_pytester.makeini("[pytest]\nfilterwarnings =\n    error\n" + ini)
+    chaos_pytester.makepyfile("def test_plain():\n    raise AssertionError('must not run')\n")
+    result = chaos_pytester.runpytest("--chaos-report=r.json", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert said in result.stderr.str() and "or full (every request too)" in result.stderr.str()
+
+
+def test_the_summary_table_header_reads_as_words(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile(test_day=A_LONG_DAY)
+    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
+    result.stdout.re_match_lines(
+        [
+            r"^operations by intent:$",
+            r"^  intent +operations +acknowledged +never acknowledged +most attempts +"
+            r"median time to success +slowest success$",
+            r"^  entry +5 +5 +0 +3 +",
+        ]
+    )

@@ -70,7 +70,8 @@ def test_the_terminal_summary_tells_the_run(suite: pytest.Pytester) -> None:
             "faults by kind:",
             "  gateway_timeout *2",
             "  bad_gateway *1",
-            "  intent *operations acknowledged  never attempts max to success median*",
+            "operations by intent:",
+            "  intent        operations  acknowledged  never acknowledged  most attempts  median time to success  slowest success",
             "  entry * 1 * 1 * 0 * 1 *",
             "  market_data * 3 *",
             "retry budgets:",
@@ -87,7 +88,7 @@ def test_the_terminal_summary_tells_the_run(suite: pytest.Pytester) -> None:
 
 
 def test_the_json_report_follows_its_schema(suite: pytest.Pytester) -> None:
-    result = suite.runpytest("--chaos-seed=5", "--chaos-report=out/report.json")
+    result = suite.runpytest("--chaos-seed=5", "--chaos-report=out/report.json", "--chaos-report-detail=full")
     result.assert_outcomes(failed=1, passed=3)
     result.stdout.fnmatch_lines(["report: */out/report.json"])
     document = json.loads((suite.path / "out" / "report.json").read_text(encoding="utf-8"))
@@ -199,4 +200,4 @@ def test_summary_lines_show_long_times_on_the_clock() -> None:
     entry = {"nodeid": "t", "seed": 1, "journal": [], "operations": [op], "verdicts": []}
     lines = summary_lines(1, [entry])
     assert lines[0] == "1 chaos test: 0 requests, 0 faults injected, 0 refused by the exchange"
-    assert "6m30s" in lines[2] and lines[-1] == "repeat with --chaos-seed=1"
+    assert "6m30s" in lines[3] and lines[-1] == "repeat with --chaos-seed=1"
