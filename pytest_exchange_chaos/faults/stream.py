@@ -146,5 +146,7 @@ def forced_reconnect(code: int = 1000) -> StreamFault:
     """The server ends the connection as it does every 24 hours (Binance): a close frame with
     ``code``. Venues do this on their own at 24 h; the fault makes it happen now."""
     if isinstance(code, bool) or not isinstance(code, int) or code not in _CLOSE_CODES or code == 1006:
-        raise ValueError(f"forced_reconnect(code={shown(code)}): write a close code a server sends, e.g. 1000")
+        raise ValueError(
+            f"forced_reconnect(code={shown(code)}): write a close code a server sends, e.g. 1000"
+        )
     return StreamFault("stream_forced_reconnect", "forced_reconnect", code=code)

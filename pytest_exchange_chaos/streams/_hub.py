@@ -93,6 +93,7 @@ class StreamServer(ABC):
         """The handshake: read ``connection.path``/``query``, set what is known already
         (``connection.private``, ``connection.subscribe(...)`` for a URL that names its streams,
         such as Binance's listenKey URL), or raise :class:`StreamRefused`."""
+        return
 
     @abstractmethod
     def on_text(self, connection: Connection, text: str) -> None:
@@ -102,6 +103,7 @@ class StreamServer(ABC):
     def refresh(self) -> None:
         """The venue's state may have changed (after every REST request it answered and every
         ``set_price``, while a connection is open): publish what changed with :meth:`publish`."""
+        return
 
     def expire_listen_key(self, connection: Connection) -> StreamMessage | None:
         """``faults.stream.listen_key_expired()``: invalidate the key this connection listens with
@@ -110,6 +112,7 @@ class StreamServer(ABC):
 
     def on_close(self, connection: Connection) -> None:
         """The connection ended (either side)."""
+        return
 
     def publish(self, topic: str, message: StreamMessage) -> int:
         """Send ``message`` to every open connection subscribed to ``topic``; returns how many."""
@@ -161,7 +164,7 @@ class Connection:
         ``stream`` (what ``stream=`` matches)."""
         new = topic not in self.topics
         self.topics[topic] = stream
-        if new:
+        if new and self.socket is not None:  # during the handshake, recorded once connected
             self.hub._record(self, "subscribed", stream=stream, detail=topic)
             self.hub._on_subscribed(self)
 
@@ -290,7 +293,11 @@ class StreamHub:
                 start, why = stall_start.pop(r.connection)
                 spans.append((r.venue, r.connection, start, r.t, why))
             elif r.event == "closed" and r.code != 1000:
-                later = [c for c in self.connections if c.venue == r.venue and c.opened_at >= r.t and c.id != r.connection]
+                later = [
+                    c
+                    for c in self.connections
+                    if c.venue == r.venue and c.opened_at >= r.t and c.id != r.connection
+                ]
                 back = min((c.opened_at for c in later), default=None)
                 spans.append((r.venue, r.connection, r.t, back, f"closed {r.code}"))
             elif r.event == "listen_key_expired":
@@ -343,6 +350,10 @@ class StreamHub:
         connection.socket = socket
         self.connections.append(connection)
         self._record(connection, "connected", detail=url.split("?")[0])
+        for topic, stream in connection.topics.items():
+            self._record(connection, "subscribed", stream=stream, detail=topic)
+        if connection.topics:
+            self._kinds_by_url[url.split("?")[0]] = connection.kinds
         self._arm_waves()
         self._apply_connection_waves(connection, at_open=True)
         if server.max_connection_age is not None:
@@ -387,7 +398,9 @@ class StreamHub:
         if not connection.open:
             return
         if connection.stalled() or (connection._silenced and message.private):
-            self._record(connection, "lost", message=message, detail="stalled" if connection.stalled() else "silenced")
+            self._record(
+                connection, "lost", message=message, detail="stalled" if connection.stalled() else "silenced"
+            )
             return
         fault = self._decide_message(connection, message)
         if fault is None:
@@ -406,7 +419,13 @@ class StreamHub:
             self._apply(connection, fault, until=math.inf)
 
     def _send(
-        self, connection: Connection, message: StreamMessage, *, fault: str | None = None, delay: float = 0.0, reply: bool = False
+        self,
+        connection: Connection,
+        message: StreamMessage,
+        *,
+        fault: str | None = None,
+        delay: float = 0.0,
+        reply: bool = False,
     ) -> None:
         if not connection.open or connection.socket is None:
             return
@@ -424,7 +443,9 @@ class StreamHub:
             t=self.now() + when,
         )
 
-    def _schedule(self, connection: Connection, feed: Callable[[Any], None], data: Any, *, delay: float) -> float:
+    def _schedule(
+        self, connection: Connection, feed: Callable[[Any], None], data: Any, *, delay: float
+    ) -> float:
         """Hand ``data`` to the socket ``delay`` seconds from now on the chaos clock, never before
         what was sent earlier (one TCP stream keeps its order). Returns the delay it got."""
         loop = self._loop
@@ -492,7 +513,7 @@ class StreamHub:
         now = self.now()
         call = self._call(connection, message)
         chosen: StreamFault | None = None
-        for index, (schedule, tally) in enumerate(self._stream_schedules()):
+        for schedule, tally in self._stream_schedules():
             fault = schedule.fault
             assert isinstance(fault, StreamFault)
             if not self._matches(schedule, call):
@@ -631,7 +652,11 @@ class StreamHub:
 
     def _forced_close(self, connection: Connection, fault: StreamFault | None) -> None:
         if connection.open:
-            code = fault.code if fault is not None and fault.code is not None else connection.server.forced_close_code
+            code = (
+                fault.code
+                if fault is not None and fault.code is not None
+                else connection.server.forced_close_code
+            )
             self._close(connection, code, reason="forced reconnect", fault=fault)
 
     def _close(self, connection: Connection, code: int, *, reason: str, fault: StreamFault | None) -> None:
@@ -650,7 +675,9 @@ class StreamHub:
         assert loop is not None
         (loop.call_soon if _running_loop() is loop else loop.call_soon_threadsafe)(fn)
 
-    def _ended(self, connection: Connection, code: int, *, fault: StreamFault | None = None, detail: str = "") -> None:
+    def _ended(
+        self, connection: Connection, code: int, *, fault: StreamFault | None = None, detail: str = ""
+    ) -> None:
         connection.closed_at = self.now()
         connection.close_code = code
         self._record(connection, "closed", code=code, fault=fault.name if fault else None, detail=detail)

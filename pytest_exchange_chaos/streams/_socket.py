@@ -119,7 +119,9 @@ class ChaosWebSocket:
         self._check_open("send_bytes")
         self._connection._client_text(bytes(data).decode("utf-8", errors="replace"))
 
-    async def send_json(self, data: Any, compress: int | None = None, *, dumps: Callable[[Any], str] = json.dumps) -> None:
+    async def send_json(
+        self, data: Any, compress: int | None = None, *, dumps: Callable[[Any], str] = json.dumps
+    ) -> None:
         await self.send_str(dumps(data), compress=compress)
 
     async def close(self, *, code: int = 1000, message: bytes = b"") -> bool:
@@ -179,7 +181,9 @@ class ChaosWebSocket:
             raise TypeError(f"Received message {message.type}:{message.data!r} is not WSMsgType.BINARY")
         return bytes(message.data)
 
-    async def receive_json(self, *, loads: Callable[[str], Any] = json.loads, timeout: float | None = None) -> Any:
+    async def receive_json(
+        self, *, loads: Callable[[str], Any] = json.loads, timeout: float | None = None
+    ) -> Any:
         return loads(await self.receive_str(timeout=timeout))
 
     def __aiter__(self) -> ChaosWebSocket:

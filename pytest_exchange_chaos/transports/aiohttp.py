@@ -21,6 +21,7 @@ from pytest_exchange_chaos._network_guard import refuse_websocket
 from pytest_exchange_chaos.engine import ChaosEngine, may_be_loopback
 from pytest_exchange_chaos.errors import UnservedRequestError
 from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
+from pytest_exchange_chaos.streams import StreamHub, StreamRefused
 from pytest_exchange_chaos.transports._aiohttp_compat import build_client_response, connection_key
 from pytest_exchange_chaos.transports._ccxt_throttle import accelerate_ccxt_throttler
 from pytest_exchange_chaos.venues.base import ExchangeRequest
@@ -95,6 +96,10 @@ class _VenueMatch(RequestMatch):
             client="aiohttp",
         )
         outcome = self._engine.handle(request, _timeouts(kwargs.get("timeout")))
+        hub = StreamHub.existing(self._engine)
+        if hub is not None:
+            # What the venue just did (a fill, a cancel) reaches its streams as it happens.
+            hub.refresh()
         if outcome.delay > 0:
             await asyncio.sleep(outcome.delay)
         if outcome.network is not None:
@@ -154,7 +159,7 @@ class _ChaosAioresponses(aioresponses):
                 await response.read()
                 return response
         if websocket:
-            # ws_connect() opens its handshake through _request: no venue simulates websockets yet.
+            # ws_connect() to a host no venue streams from (served ones never get here).
             raise refuse_websocket(self._engine, str(orig_self._build_url(url)), "aiohttp ws_connect")
         if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
             kwargs["timeout"] = orig_self.timeout
@@ -172,19 +177,71 @@ class _ChaosAioresponses(aioresponses):
         return None
 
 
+def _handshake_error(url: str, refused: StreamRefused) -> aiohttp.WSServerHandshakeError:
+    """What aiohttp raises when the server answers the upgrade with an error status."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    target = URL(url)
+    info = aiohttp.RequestInfo(target, "GET", CIMultiDictProxy(CIMultiDict()), target)
+    return aiohttp.WSServerHandshakeError(info, (), status=refused.status, message=refused.message)
+
+
+def _patch_ws_connect(engine: ChaosEngine) -> Callable[[], None]:
+    """Answer ``session.ws_connect()`` to a host a venue streams from with an in-process socket
+    (ccxt.pro opens every stream this way, on the session it uses for REST). Anything else
+    goes on to aiohttp, whose handshake request the guard then refuses or lets through."""
+    original = aiohttp.ClientSession._ws_connect
+
+    async def _ws_connect(session: aiohttp.ClientSession, url: Any, **kwargs: Any) -> Any:
+        target = session._build_url(url)
+        if kwargs.get("params"):
+            target = target.extend_query(kwargs["params"])
+        full = str(target)
+        hub = StreamHub.of(engine)
+        if not hub.serves(full) or engine.passes_through(full):
+            return await original(session, url, **kwargs)
+        headers = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
+        try:
+            return hub.connect(
+                full,
+                headers,
+                message_class=aiohttp.WSMessage,
+                message_types=aiohttp.WSMsgType,
+                autoclose=kwargs.get("autoclose", True),
+                autoping=kwargs.get("autoping", True),
+            )
+        except StreamRefused as refused:
+            raise _handshake_error(full, refused) from None
+
+    aiohttp.ClientSession._ws_connect = _ws_connect  # type: ignore[method-assign,assignment]
+
+    def undo() -> None:
+        aiohttp.ClientSession._ws_connect = original  # type: ignore[method-assign]
+
+    return undo
+
+
 class AiohttpTransport:
     name = "aiohttp"
 
     def __init__(self, engine: ChaosEngine) -> None:
         self._engine = engine
         self._mock = _ChaosAioresponses(engine)
+        self._undo_ws: Callable[[], None] | None = None
 
     def start(self) -> None:
         self._mock.start()
         for method in _METHODS:
             self._mock._matches[f"exchange-chaos {method}"] = _VenueMatch(method, self._engine)
+        self._undo_ws = _patch_ws_connect(self._engine)
 
     def stop(self) -> None:
+        hub = StreamHub.existing(self._engine)
+        if hub is not None:
+            hub.close()
+        if self._undo_ws is not None:
+            self._undo_ws()
+            self._undo_ws = None
         self._mock.stop()
         if self._mock.undo_throttler is not None:
             self._mock.undo_throttler()

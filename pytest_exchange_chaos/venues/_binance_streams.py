@@ -1,0 +1,589 @@
+"""Binance USD-M futures websocket streams, published from the book the REST side answers from.
+
+Market streams (``<symbol>@ticker``, ``@markPrice[@1s]``, ``@kline_<interval>``, and the
+``!ticker@arr``/``!markPrice@arr`` lists) on ``fstream.binance.com`` (``/market/ws/<n>`` for
+ccxt 4.5, ``/ws/<n>`` before), subscribed with ``{"method": "SUBSCRIBE"}``; the user data
+stream (``/private/ws?listenKey=...``, or ``/ws/<listenKey>`` before ccxt 4.5) with
+``ORDER_TRADE_UPDATE``, ``ALGO_UPDATE``, ``ACCOUNT_UPDATE`` and ``listenKeyExpired``.
+
+What changed in the book is found by comparing it with what was last published, after each
+REST request and price move while a connection is open (REST-only tests pay nothing): the
+orders open last time and those placed since, the fills since, and the positions.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pytest_exchange_chaos.streams import (
+    Connection,
+    OrderFact,
+    PositionFact,
+    StreamMessage,
+    StreamRefused,
+    StreamServer,
+)
+from pytest_exchange_chaos.venues import _binance_market as market
+from pytest_exchange_chaos.venues._binance_payloads import BINANCE_TYPES, fmt, plain
+from pytest_exchange_chaos.venues._records import Fill, Order
+
+if TYPE_CHECKING:
+    from pytest_exchange_chaos.streams import StreamHub
+    from pytest_exchange_chaos.venues._book import Book
+    from pytest_exchange_chaos.venues._instruments import Instrument
+    from pytest_exchange_chaos.venues.base import Venue
+
+__all__ = ["BINANCE_STREAM_HOSTS", "BinanceUsdmStreams"]
+
+BINANCE_STREAM_HOSTS = frozenset({"fstream.binance.com", "fstream.binancefuture.com"})
+
+ZERO = Decimal(0)
+_USER = "user"
+# The book's statuses in an ORDER_TRADE_UPDATE (X) and in ccxt's words (for the facts).
+_STATUS = {
+    "new": "NEW",
+    "partially_filled": "PARTIALLY_FILLED",
+    "filled": "FILLED",
+    "canceled": "CANCELED",
+    "expired": "EXPIRED",
+    "rejected": "REJECTED",
+    "triggered": "FILLED",
+}
+_CCXT_STATUS = {
+    "NEW": "open",
+    "PARTIALLY_FILLED": "open",
+    "FILLED": "closed",
+    "CANCELED": "canceled",
+    "EXPIRED": "expired",
+    "REJECTED": "rejected",
+    "TRIGGERED": "closed",
+    "FINISHED": "closed",
+}
+_MARKET_KINDS = {"ticker": "ticker", "miniTicker": "ticker", "markPrice": "markPrice", "kline": "kline"}
+
+
+def _topic_kind(topic: str) -> tuple[str | None, str, str]:
+    """``btcusdt@kline_1m`` -> (``BTCUSDT``, ``kline``, ``1m``); ``!ticker@arr`` -> (None, ...)."""
+    head, _, rest = topic.partition("@")
+    channel = rest.split("@")[0]
+    interval = ""
+    if channel.startswith("kline_"):
+        channel, interval = "kline", channel[len("kline_") :]
+    elif channel.startswith("depth"):
+        channel = "depth"
+    symbol = None if head.startswith("!") else head.upper()
+    return symbol, channel, interval
+
+
+class BinanceUsdmStreams(StreamServer):
+    """The websocket side of :class:`~pytest_exchange_chaos.venues.binance.BinanceUsdmVenue`."""
+
+    hosts: ClassVar[frozenset[str]] = BINANCE_STREAM_HOSTS
+    # "A single connection to stream.binance.com is only valid for 24 hours; expect to be
+    # disconnected at the 24 hour mark."
+    max_connection_age: ClassVar[float | None] = 24 * 3600.0
+    forced_close_code: ClassVar[int] = 1000
+
+    def __init__(self, venue: Venue, hub: StreamHub) -> None:
+        super().__init__(venue, hub)
+        self.book: Book = venue.book  # type: ignore[attr-defined]
+        self.expired_keys: set[str] = set()
+        # What was last published: orders by (channel, id) -> (status, executed, triggered),
+        # the orders open then, how many orders and fills the book had, positions, marks.
+        self._seen: dict[tuple[str, str], tuple[str, Decimal, bool]] = {}
+        self._open_keys: set[tuple[str, str]] = set()
+        self._order_count = len(self.book.orders)
+        self._fill_count = len(self.book.fills)
+        self._positions: dict[str, Decimal] = {i: self.book.position_qty(i) for i in self.book.instruments}
+        self._marks: dict[str, Decimal] = dict(self.book.marks)
+        for key, order in self.book.orders.items():
+            self._remember(key, order)
+
+    # -- handshake and requests ----------------------------------------------------------------
+
+    def accept(self, connection: Connection) -> None:
+        key = self._listen_key_in(connection)
+        if key is None:
+            streams = connection.query.get("streams")
+            if connection.path.rstrip("/").endswith("/stream") and streams:
+                connection.state["combined"] = True
+                for topic in streams.split("/"):
+                    self._subscribe(connection, topic)
+            return
+        if key != getattr(self.venue, "_current_listen_key", None) or key in self.expired_keys:
+            raise StreamRefused(
+                400, f"Invalid listenKey {key[:6]}...: create one with POST /fapi/v1/listenKey"
+            )
+        connection.private = True
+        connection.state["listen_key"] = key
+        connection.subscribe(_USER, _USER)
+
+    @staticmethod
+    def _listen_key_in(connection: Connection) -> str | None:
+        if "listenKey" in connection.query:
+            return connection.query["listenKey"]
+        last = connection.path.rstrip("/").rsplit("/", 1)[-1]
+        # /ws/<listenKey> (ccxt before 4.5); /ws/<n> is a market stream's slot number.
+        if connection.path.startswith("/ws/") and len(last) > 20 and not last.isdigit():
+            return last
+        return None
+
+    def on_text(self, connection: Connection, text: str) -> None:
+        try:
+            request = json.loads(text)
+        except ValueError:
+            connection.reply({"error": {"code": 3, "msg": "Invalid JSON"}})
+            return
+        if not isinstance(request, dict):
+            connection.reply({"error": {"code": 3, "msg": "Invalid JSON"}})
+            return
+        method = request.get("method")
+        params = request.get("params") or []
+        ident = request.get("id")
+        if method == "SUBSCRIBE" and isinstance(params, list):
+            unknown = [str(t) for t in params if not self._known(str(t))]
+            if unknown:
+                # Binance would accept them and send nothing; a bot waiting on a stream the
+                # simulation does not publish would wait forever, so say so instead.
+                connection.reply(
+                    {
+                        "error": {
+                            "code": 2,
+                            "msg": f"Invalid request: stream(s) {', '.join(unknown)} not simulated by "
+                            "pytest-exchange-chaos (ticker, miniTicker, markPrice, kline are)",
+                        },
+                        "id": ident,
+                    }
+                )
+                return
+            connection.reply({"result": None, "id": ident})
+            for topic in params:
+                self._subscribe(connection, str(topic))
+        elif method == "UNSUBSCRIBE" and isinstance(params, list):
+            for topic in params:
+                connection.unsubscribe(str(topic))
+            connection.reply({"result": None, "id": ident})
+        elif method == "LIST_SUBSCRIPTIONS":
+            connection.reply({"result": sorted(t for t in connection.topics if t != _USER), "id": ident})
+        else:
+            connection.reply(
+                {"error": {"code": 2, "msg": f"Invalid request: unknown method {method!r}"}, "id": ident}
+            )
+
+    def _known(self, topic: str) -> bool:
+        symbol, channel, interval = _topic_kind(topic)
+        if channel not in _MARKET_KINDS or (symbol is not None and symbol not in self.book.instruments):
+            return False
+        return channel != "kline" or interval in market._INTERVAL_MS
+
+    def _subscribe(self, connection: Connection, topic: str) -> None:
+        if not self._known(topic):
+            return
+        connection.subscribe(topic, _MARKET_KINDS[_topic_kind(topic)[1]])
+        # Binance sends a stream's current state within a second of subscribing.
+        message = self._market_message(topic)
+        if message is not None:
+            connection.send(self._wrapped(connection, topic, message))
+
+    def expire_listen_key(self, connection: Connection) -> StreamMessage | None:
+        key = connection.state.get("listen_key")
+        if not isinstance(key, str):
+            return None
+        self.expired_keys.add(key)
+        if getattr(self.venue, "_current_listen_key", None) == key:
+            # The next POST /fapi/v1/listenKey hands out a new key, as Binance does.
+            self.venue._current_listen_key = None  # type: ignore[attr-defined]
+        ms = self._ms()
+        return StreamMessage(_USER, {"e": "listenKeyExpired", "E": ms, "listenKey": key}, private=True)
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        if any(c.private and c.open for c in self.connections):
+            self._publish_user_data()
+        else:
+            self._catch_up()
+        self._publish_market_data()
+
+    def _catch_up(self) -> None:
+        # No user stream open: what happens meanwhile is not sent, and not sent later either.
+        self._seen.clear()
+        self._open_keys.clear()
+        for key, order in self.book.orders.items():
+            self._remember(key, order)
+        self._order_count = len(self.book.orders)
+        self._fill_count = len(self.book.fills)
+        self._positions = {i: self.book.position_qty(i) for i in self.book.instruments}
+
+    def _remember(self, key: tuple[str, str], order: Order) -> None:
+        self._seen[key] = (order.status, order.executed_qty, order.triggered)
+        if order.is_open:
+            self._open_keys.add(key)
+        else:
+            self._open_keys.discard(key)
+
+    def _publish_user_data(self) -> None:
+        book = self.book
+        orders = book.orders
+        changed: list[tuple[str, str]] = list(self._open_keys)
+        if len(orders) != self._order_count:
+            changed += [k for k in list(orders)[self._order_count :] if k not in self._seen]
+            self._order_count = len(orders)
+        fills = book.fills[self._fill_count :]
+        self._fill_count = len(book.fills)
+        filled_ids = {f.order_id for f in fills}
+        ms = self._ms()
+        for key in changed:
+            order = orders.get(key)
+            if order is None:
+                continue
+            before = self._seen.get(key)
+            if before is None:
+                self._publish_order(order, "NEW", ms, fresh=True)
+            elif (
+                (order.status, order.executed_qty, order.triggered) != before
+                and order.id not in filled_ids
+                and (order.channel == "algo" or order.status in ("canceled", "expired", "rejected"))
+            ):
+                self._publish_order(order, _STATUS[order.status], ms)
+            self._remember(key, order)
+        executed: dict[str, Decimal] = {}
+        for fill in fills:
+            order = orders.get(("regular", fill.order_id))
+            if order is None:
+                continue
+            done = executed.get(
+                order.id, order.executed_qty - sum(f.quantity for f in fills if f.order_id == order.id)
+            )
+            done += fill.quantity
+            executed[order.id] = done
+            self._publish_fill(order, fill, done, ms)
+            self._remember(("regular", order.id), order)
+        positions = {i: book.position_qty(i) for i in book.instruments}
+        moved = [i for i, q in positions.items() if q != self._positions.get(i, ZERO)]
+        self._positions = positions
+        if moved or fills:
+            self._publish_account(moved, ms)
+
+    def _publish_order(self, order: Order, status: str, ms: int, *, fresh: bool = False) -> None:
+        instrument = self.book.instruments[order.symbol]
+        if order.channel == "algo":
+            payload = self._algo_update(order, instrument, "NEW" if fresh else self._algo_status(order), ms)
+            x_status = payload["o"]["X"]
+        else:
+            execution = "NEW" if fresh else status
+            payload = self._order_update(order, instrument, execution, "NEW" if fresh else status, ms)
+            x_status = payload["o"]["X"]
+        fact = OrderFact(
+            venue=self.venue.id,
+            order_id=order.id,
+            symbol=instrument.symbol,
+            status=_CCXT_STATUS.get(x_status, "open"),
+            filled=0.0 if fresh else float(order.executed_qty),
+            amount=float(order.quantity),
+            client_order_id=order.client_order_id,
+            trigger=order.conditional and not order.triggered and x_status == "NEW",
+        )
+        self.publish(
+            _USER, StreamMessage(_USER, payload, symbol=instrument.symbol, private=True, facts=(fact,))
+        )
+
+    def _publish_fill(self, order: Order, fill: Fill, executed: Decimal, ms: int) -> None:
+        instrument = self.book.instruments[order.symbol]
+        status = "FILLED" if executed >= order.quantity and order.quantity > 0 else "PARTIALLY_FILLED"
+        if order.quantity == 0:  # a close-position order: done once it traded
+            status = "FILLED"
+        payload = self._order_update(order, instrument, "TRADE", status, ms, fill=fill, executed=executed)
+        fact = OrderFact(
+            venue=self.venue.id,
+            order_id=order.id,
+            symbol=instrument.symbol,
+            status=_CCXT_STATUS[status],
+            filled=float(executed),
+            amount=float(order.quantity),
+            client_order_id=order.client_order_id,
+        )
+        self.publish(
+            _USER, StreamMessage(_USER, payload, symbol=instrument.symbol, private=True, facts=(fact,))
+        )
+
+    def _publish_account(self, moved: list[str], ms: int) -> None:
+        book = self.book
+        account = book.account()
+        rows = []
+        facts = []
+        for instrument_id in moved:
+            instrument = book.instruments[instrument_id]
+            snapshot = book.position_snapshot(instrument_id)
+            quantity = snapshot.quantity if snapshot is not None else ZERO
+            rows.append(
+                {
+                    "s": instrument_id,
+                    "pa": plain(quantity) if quantity else "0",
+                    "ep": fmt(snapshot.entry_price, 8) if snapshot is not None else "0.0",
+                    "bep": fmt(snapshot.break_even_price, 8) if snapshot is not None else "0",
+                    "cr": "0",
+                    "up": fmt(snapshot.unrealized_pnl, 8) if snapshot is not None else "0",
+                    "mt": book.margin_mode(instrument_id),
+                    "iw": "0",
+                    "ps": "BOTH",
+                }
+            )
+            facts.append(
+                PositionFact(
+                    venue=self.venue.id,
+                    symbol=instrument.symbol,
+                    contracts=float(abs(quantity)),
+                    side=None if not quantity else ("long" if quantity > 0 else "short"),
+                )
+            )
+        payload = {
+            "e": "ACCOUNT_UPDATE",
+            "E": ms,
+            "T": ms,
+            "a": {
+                "m": "ORDER",
+                "B": [
+                    {
+                        "a": account.asset,
+                        "wb": fmt(account.wallet_balance, 8),
+                        "cw": fmt(account.wallet_balance, 8),
+                        "bc": "0",
+                    }
+                ],
+                "P": rows,
+            },
+        }
+        self.publish(_USER, StreamMessage(_USER, payload, private=True, facts=tuple(facts)))
+
+    def _order_update(
+        self,
+        order: Order,
+        instrument: Instrument,
+        execution: str,
+        status: str,
+        ms: int,
+        *,
+        fill: Fill | None = None,
+        executed: Decimal | None = None,
+    ) -> dict[str, Any]:
+        price_places = instrument.price_precision
+        quantity_places = instrument.quantity_precision
+        binance_type = BINANCE_TYPES[order.kind]
+        done = order.executed_qty if executed is None else executed
+        average = order.avg_price
+        return {
+            "e": "ORDER_TRADE_UPDATE",
+            "E": ms,
+            "T": ms,
+            "o": {
+                "s": instrument.id,
+                "c": order.client_order_id,
+                "S": order.side.upper(),
+                "o": binance_type,
+                "f": order.time_in_force,
+                "q": fmt(order.quantity, quantity_places),
+                "p": fmt(order.price or ZERO, price_places),
+                "ap": fmt(average if done else ZERO, max(price_places, 5)),
+                "sp": fmt(order.trigger_price or ZERO, price_places),
+                "x": execution,
+                "X": status,
+                "i": int(order.id),
+                "l": fmt(fill.quantity, quantity_places) if fill is not None else "0",
+                "z": fmt(done if execution != "NEW" else ZERO, quantity_places),
+                "L": fmt(fill.price, price_places) if fill is not None else "0",
+                "N": fill.commission_asset if fill is not None else "USDT",
+                "n": plain(fill.commission) if fill is not None else "0",
+                "T": fill.time_ms if fill is not None else ms,
+                "t": int(fill.id) if fill is not None and fill.id.isdigit() else 0,
+                "b": "0",
+                "a": "0",
+                "m": fill.maker if fill is not None else False,
+                "R": order.reduce_only,
+                "wt": order.extra.get("workingType", "CONTRACT_PRICE"),
+                "ot": binance_type,
+                "ps": order.extra.get("positionSide", "BOTH"),
+                "cp": order.close_position,
+                "rp": plain(fill.realized_pnl) if fill is not None else "0",
+                "pP": False,
+                "si": 0,
+                "ss": 0,
+                "V": order.extra.get("selfTradePreventionMode", "EXPIRE_MAKER"),
+                "pm": order.extra.get("priceMatch", "NONE"),
+                "gtd": 0,
+            },
+        }
+
+    def _algo_status(self, order: Order) -> str:
+        if order.status == "triggered":
+            return "TRIGGERED"
+        return {"new": "NEW", "canceled": "CANCELED", "expired": "EXPIRED"}.get(order.status, "REJECTED")
+
+    def _algo_update(self, order: Order, instrument: Instrument, status: str, ms: int) -> dict[str, Any]:
+        price_places = instrument.price_precision
+        child = self.book.orders.get(("regular", order.child_order_id)) if order.child_order_id else None
+        return {
+            "e": "ALGO_UPDATE",
+            "T": ms,
+            "E": ms,
+            "o": {
+                "caid": order.client_order_id,
+                "aid": int(order.id),
+                "at": "CONDITIONAL",
+                "o": BINANCE_TYPES[order.kind],
+                "s": instrument.id,
+                "S": order.side.upper(),
+                "ps": order.extra.get("positionSide", "BOTH"),
+                "f": order.time_in_force,
+                "q": fmt(order.quantity, instrument.quantity_precision),
+                "X": status,
+                "ai": child.id if child is not None else "",
+                "ap": fmt(child.avg_price, max(price_places, 5)) if child is not None else "0.00000",
+                "aq": fmt(child.executed_qty, instrument.quantity_precision) if child is not None else "0",
+                "act": "0",
+                "tp": fmt(order.trigger_price or ZERO, price_places),
+                "p": fmt(order.price or ZERO, price_places),
+                "V": order.extra.get("selfTradePreventionMode", "EXPIRE_MAKER"),
+                "wt": order.extra.get("workingType", "CONTRACT_PRICE"),
+                "pm": order.extra.get("priceMatch", "NONE"),
+                "cp": order.close_position,
+                "pP": False,
+                "R": order.reduce_only,
+                "tt": order.trigger_ms,
+                "gtd": 0,
+                "rm": "",
+            },
+        }
+
+    def _publish_market_data(self) -> None:
+        marks = self.book.marks
+        moved = {i for i, mark in marks.items() if self._marks.get(i) != mark}
+        if not moved:
+            return
+        self._marks = dict(marks)
+        topics = {t for c in self.connections for t in c.topics if t != _USER}
+        for topic in sorted(topics):
+            symbol, _, _ = _topic_kind(topic)
+            if symbol is not None and symbol not in moved:
+                continue
+            message = self._market_message(topic)
+            if message is None:
+                continue
+            for connection in self.connections:
+                if topic in connection.topics:
+                    connection.send(self._wrapped(connection, topic, message))
+
+    @staticmethod
+    def _wrapped(connection: Connection, topic: str, message: StreamMessage) -> StreamMessage:
+        if not connection.state.get("combined"):
+            return message
+        return StreamMessage(
+            message.stream,
+            {"stream": topic, "data": message.payload},
+            symbol=message.symbol,
+            facts=message.facts,
+        )
+
+    def _market_message(self, topic: str) -> StreamMessage | None:
+        symbol, channel, interval = _topic_kind(topic)
+        ms = self._ms()
+        instruments = (
+            [self.book.instruments[symbol]] if symbol is not None else list(self.book.instruments.values())
+        )
+        rows: list[dict[str, Any]] = []
+        for instrument in instruments:
+            row = self._market_row(instrument, channel, interval, ms)
+            if row is None:
+                return None
+            rows.append(row)
+        if symbol is None:
+            return StreamMessage(_MARKET_KINDS[channel], rows)
+        return StreamMessage(_MARKET_KINDS[channel], rows[0], symbol=instruments[0].symbol)
+
+    def _market_row(
+        self, instrument: Instrument, channel: str, interval: str, ms: int
+    ) -> dict[str, Any] | None:
+        book = self.book
+        if channel == "ticker":
+            t = market.ticker_24hr(book, instrument, ms)
+            return {
+                "e": "24hrTicker",
+                "E": ms,
+                "s": instrument.id,
+                "p": t["priceChange"],
+                "P": t["priceChangePercent"],
+                "w": t["weightedAvgPrice"],
+                "c": t["lastPrice"],
+                "Q": t["lastQty"],
+                "o": t["openPrice"],
+                "h": t["highPrice"],
+                "l": t["lowPrice"],
+                "v": t["volume"],
+                "q": t["quoteVolume"],
+                "O": t["openTime"],
+                "C": t["closeTime"],
+                "F": t["firstId"],
+                "L": t["lastId"],
+                "n": t["count"],
+            }
+        if channel == "miniTicker":
+            t = market.ticker_24hr(book, instrument, ms)
+            return {
+                "e": "24hrMiniTicker",
+                "E": ms,
+                "s": instrument.id,
+                "c": t["lastPrice"],
+                "o": t["openPrice"],
+                "h": t["highPrice"],
+                "l": t["lowPrice"],
+                "v": t["volume"],
+                "q": t["quoteVolume"],
+            }
+        if channel == "markPrice":
+            p = market.premium_index(book, instrument, ms)
+            return {
+                "e": "markPriceUpdate",
+                "E": ms,
+                "s": instrument.id,
+                "p": p["markPrice"],
+                "ap": p["markPrice"],
+                "P": p["estimatedSettlePrice"],
+                "i": p["indexPrice"],
+                "r": p["lastFundingRate"],
+                "T": p["nextFundingTime"],
+            }
+        if channel == "kline":
+            candles = market.klines(book, instrument, interval, 1, ms)
+            if not candles:
+                return None
+            c = candles[-1]
+            return {
+                "e": "kline",
+                "E": ms,
+                "s": instrument.id,
+                "k": {
+                    "t": c[0],
+                    "T": c[6],
+                    "s": instrument.id,
+                    "i": interval,
+                    "f": 0,
+                    "L": 0,
+                    "o": c[1],
+                    "c": c[4],
+                    "h": c[2],
+                    "l": c[3],
+                    "v": c[5],
+                    "n": c[8],
+                    "x": False,
+                    "q": c[7],
+                    "V": c[9],
+                    "Q": c[10],
+                    "B": "0",
+                },
+            }
+        return None
+
+    def _ms(self) -> int:
+        return int(self.venue.context.wall_time() * 1000)
