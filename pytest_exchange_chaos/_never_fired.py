@@ -237,6 +237,15 @@ def explain(
     if not journal:
         why.append("the bot sent no request at all")
         fix.append("make sure the bot runs inside the test (did you forget to await it?)")
+    elif not matched and any(t.schedule.matcher.stream is not None for t in tallies):
+        why.append(
+            "no websocket stream matched it: the bot never had a stream open that it covers "
+            f"({_plural(len(journal), 'HTTP request')} sent)"
+        )
+        fix.append(
+            "have the bot open that stream during the test (ccxt.pro's watch_orders, watch_ticker... "
+            "on a simulated venue), or widen stream=, venue=, intent=, symbol="
+        )
     elif not matched:
         hooked = any(t.schedule.matcher.matches(r) for t in tallies for r in journal)
         what = "no matching request reached it" if hooked else "nothing the bot sent matched it"

@@ -97,6 +97,9 @@ class Matcher:
     """``(METHOD, path glob)`` pairs; a request matches if it matches any of them."""
     venue: frozenset[str] | None = None
     symbol: frozenset[str] | None = None
+    stream: frozenset[str] | None = None
+    """Stream kinds (``"user"``, ``"ticker"``, ``"public"``, ``"private"``; ``"*"``: every stream)
+    for a stream fault's schedule; None for an HTTP one. The two never match each other's."""
 
     @classmethod
     def build(
@@ -106,6 +109,7 @@ class Matcher:
         endpoint: str | Iterable[str] | None = None,
         venue: str | Iterable[str] | None = None,
         symbol: str | Iterable[str] | None = None,
+        stream: str | Iterable[str] | None = None,
     ) -> Matcher:
         intents = _as_set(intent, "intent")
         if intents is not None and not intents <= set(INTENTS):
@@ -120,9 +124,11 @@ class Matcher:
                         f"symbol={sym!r} is an exchange id; write the ccxt unified symbol, "
                         'e.g. symbol="BTC/USDT:USDT"'
                     )
-        return cls(intents, parsed_endpoint, _as_set(venue, "venue"), symbols)
+        return cls(intents, parsed_endpoint, _as_set(venue, "venue"), symbols, _as_set(stream, "stream"))
 
     def matches(self, call: Requested) -> bool:
+        if self.stream is not None:
+            return False  # a stream schedule: the stream hub matches it against stream events
         if self.intent is not None and call.intent not in self.intent:
             return False
         if self.venue is not None and call.venue not in self.venue:
@@ -160,6 +166,8 @@ class Matcher:
             parts.append("on " + "/".join(sorted(self.venue)))
         if self.symbol is not None:
             parts.append("/".join(sorted(self.symbol)))
+        if self.stream is not None:
+            parts.append("every stream" if "*" in self.stream else "stream " + "/".join(sorted(self.stream)))
         return ", ".join(parts) or "every request"
 
 
@@ -167,6 +175,25 @@ def _check_fault(fault: object, owner: str) -> Fault:
     if not isinstance(fault, Fault):
         raise TypeError(f"{owner}(fault=...) takes a fault such as faults.bad_gateway(), not {shown(fault)}")
     return fault
+
+
+def _stream_matcher(
+    owner: str, fault: Fault, stream: str | Iterable[str] | None, endpoint: str | Iterable[str] | None
+) -> str | Iterable[str] | None:
+    """``stream=`` for a stream fault (every stream when left out); refused for an HTTP fault."""
+    if not getattr(fault, "on_streams", False):
+        if stream is not None:
+            raise ValueError(
+                f"{owner}(stream={stream!r}) with {fault.name}, an HTTP fault: stream= narrows a stream "
+                "fault such as faults.stream.disconnect(); leave it out for an HTTP fault"
+            )
+        return None
+    if endpoint is not None:
+        raise ValueError(
+            f"{owner}(endpoint={endpoint!r}) with {fault.name}, a stream fault: an HTTP endpoint never "
+            'names a stream; write stream="user" (or "ticker", "public", "private"...) instead'
+        )
+    return "*" if stream is None else stream
 
 
 def _check_required(required: object, owner: str) -> bool:
@@ -219,6 +246,7 @@ class Wave:
         symbol: str | Iterable[str] | None = None,
         limit: int | None = None,
         required: bool = True,
+        stream: str | Iterable[str] | None = None,
     ) -> None:
         self.start = parse_duration(start, what="Wave start")
         self.duration = parse_duration(duration, what="Wave duration")
@@ -237,7 +265,13 @@ class Wave:
                 f"Wave limit={shown(limit)}: write a whole number of faults, at least 1, or None"
             )
         self.limit = limit
-        self.matcher = Matcher.build(intent=intent, endpoint=endpoint, venue=venue, symbol=symbol)
+        self.matcher = Matcher.build(
+            intent=intent,
+            endpoint=endpoint,
+            venue=venue,
+            symbol=symbol,
+            stream=_stream_matcher("Wave", self.fault, stream, endpoint),
+        )
         self.required = _check_required(required, "Wave")
         """Whether the test fails when this wave never injects a fault (see ``ScheduleRun.unfired``)."""
         self.group: ScheduleGroup | None = None
@@ -279,6 +313,7 @@ class Burst:
         symbol: str | Iterable[str] | None = None,
         per_operation: bool = False,
         required: bool = True,
+        stream: str | Iterable[str] | None = None,
     ) -> None:
         unit = "attempts" if per_operation is True else "requests"
         for name, value, least in (("count", count, 1), ("after", after, 0)):
@@ -295,7 +330,18 @@ class Burst:
         self.count = count
         self.after = after
         self.fault = _check_fault(fault, "Burst")
-        self.matcher = Matcher.build(intent=intent, endpoint=endpoint, venue=venue, symbol=symbol)
+        if per_operation and getattr(self.fault, "on_streams", False):
+            raise ValueError(
+                f"Burst(per_operation=True) with {self.fault.name}: stream messages belong to no "
+                "order operation; leave per_operation out for a stream fault"
+            )
+        self.matcher = Matcher.build(
+            intent=intent,
+            endpoint=endpoint,
+            venue=venue,
+            symbol=symbol,
+            stream=_stream_matcher("Burst", self.fault, stream, endpoint),
+        )
         self.per_operation = per_operation
         self.required = _check_required(required, "Burst")
         """Whether the test fails when this burst never injects a fault (see ``ScheduleRun.unfired``)."""

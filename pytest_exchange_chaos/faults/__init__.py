@@ -6,7 +6,7 @@ same headers and body shape, or the same network failure after the client's own 
 
 from __future__ import annotations
 
-from pytest_exchange_chaos.faults import binance, bybit
+from pytest_exchange_chaos.faults import binance, bybit, stream
 from pytest_exchange_chaos.faults._base import (
     ExchangeErrorFault,
     Fault,
@@ -64,4 +64,5 @@ __all__ = [
     "rate_limited",
     "read_timeout",
     "service_unavailable",
+    "stream",
 ]

@@ -496,7 +496,7 @@ class StreamHub:
         if matcher.endpoint is not None:
             return False  # an HTTP endpoint never names a stream
         wanted: frozenset[str] | None = getattr(matcher, "stream", None)
-        if wanted is None:
+        if wanted is None or "*" in wanted:
             return True
         if ("private" in wanted and call.private) or ("public" in wanted and not call.private):
             return True
