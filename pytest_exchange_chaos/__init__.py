@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_exchange_chaos import faults, profiles
     from pytest_exchange_chaos.budget import Budget
+    from pytest_exchange_chaos.ratelimits import BinanceRateLimits
     from pytest_exchange_chaos.controller import ChaosController
     from pytest_exchange_chaos.errors import UnservedRequestError
     from pytest_exchange_chaos.journal import JournalRecord, Operation
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "BinanceRateLimits",
     "Budget",
     "Burst",
     "ChaosController",
@@ -36,6 +38,7 @@ __all__ = [
 
 # public name -> (module, attribute in it; None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
+    "BinanceRateLimits": ("pytest_exchange_chaos.ratelimits", "BinanceRateLimits"),
     "Budget": ("pytest_exchange_chaos.budget", "Budget"),
     "Burst": ("pytest_exchange_chaos.schedule", "Burst"),
     "ChaosController": ("pytest_exchange_chaos.controller", "ChaosController"),

@@ -14,12 +14,13 @@ from pytest_exchange_chaos._durations import shown
 from pytest_exchange_chaos._seeds import MAX_SEED
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.clock import ClockMode
+from pytest_exchange_chaos.ratelimits import BinanceRateLimits
 from pytest_exchange_chaos.schedule import Schedule, flatten_schedules
 from pytest_exchange_chaos.venues.base import INTENTS, Venue
 
 __all__ = ["ChaosSettings", "read_settings", "venue_classes"]
 
-_CHAOS_KWARGS = ("seed", "profile", "clock", "allow_hosts", "expect_requests")
+_CHAOS_KWARGS = ("seed", "profile", "clock", "allow_hosts", "expect_requests", "retry_after")
 _VENUES_KEY = pytest.StashKey["dict[str, frozenset[str] | None]"]()
 _CLOCKS: tuple[ClockMode, ...] = ("virtual", "real")
 
@@ -33,6 +34,10 @@ class ChaosSettings:
     allow_hosts: tuple[str, ...] = ()
     expect_requests: bool = True
     """False for a test that only inspects the venues: it may end without a single request."""
+    rate_limits: tuple[BinanceRateLimits, ...] = ()
+    """Venues that limit the bot's request rate as Binance does (429, then growing 418 bans)."""
+    retry_after_respected: bool = False
+    """``retry_after="respected"``: the test fails if the bot sent before a Retry-After elapsed."""
 
 
 def venue_classes(config: pytest.Config) -> list[type[Venue]]:
@@ -102,6 +107,7 @@ def _usage(item: pytest.Item, message: str) -> pytest.UsageError:
 def read_settings(item: pytest.Item) -> ChaosSettings:
     """Parse both markers; any mistake is a UsageError naming the test and the fix."""
     schedules: list[Schedule] = []
+    rate_limits: list[BinanceRateLimits] = []
     options: dict[str, Any] = {}
     # Closest marker first: a function's own settings win over its class's or module's.
     for marker in item.iter_markers("exchange_chaos"):
@@ -113,11 +119,16 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
                 f"(Wave(...), Burst(...)) and the keywords {', '.join(_CHAOS_KWARGS)}",
             )
         try:
-            schedules.extend(flatten_schedules(marker.args, where="exchange_chaos()"))
+            schedules.extend(
+                flatten_schedules(
+                    [a for a in marker.args if not isinstance(a, BinanceRateLimits)], where="exchange_chaos()"
+                )
+            )
         except (TypeError, ValueError) as exc:
             raise _usage(item, str(exc)) from None
         for key, value in marker.kwargs.items():
             options.setdefault(key, value)
+        rate_limits.extend(a for a in marker.args if isinstance(a, BinanceRateLimits))
 
     seed = options.get("seed")
     if seed is not None and (
@@ -170,6 +181,24 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             "test that may send no request (it only inspects the venues), or leave it out",
         )
     _check_matchers(item, schedules)
+    retry_after = options.get("retry_after")
+    if retry_after is not None and retry_after != "respected":
+        raise _usage(
+            item,
+            f"exchange_chaos(retry_after={shown(retry_after)}): write retry_after='respected' (the test "
+            "fails if the bot sends to a venue before a 429's or 418's Retry-After has elapsed), or "
+            "leave it out",
+        )
+    if rate_limits:
+        known = _symbols_by_venue(item.config)
+        for limits in rate_limits:
+            unknown = sorted(limits.venues - set(known))
+            if unknown:
+                raise _usage(
+                    item,
+                    f"{limits!r}: venue {', '.join(map(repr, unknown))} is no venue; write a ccxt id: "
+                    f"{', '.join(map(repr, sorted(v for v in known if v.startswith('binance'))))}",
+                )
 
     budgets: dict[str, Budget] = {}
     for marker in item.iter_markers("retry_budget"):
@@ -198,4 +227,13 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
                     f"retry_budget({intent}={shown(budget)}): write {intent}=Budget(attempts=5, seconds=60)",
                 )
             budgets.setdefault(intent, budget)
-    return ChaosSettings(tuple(schedules), seed, clock, budgets, tuple(allow_hosts), expect_requests)
+    return ChaosSettings(
+        tuple(schedules),
+        seed,
+        clock,
+        budgets,
+        tuple(allow_hosts),
+        expect_requests,
+        rate_limits=tuple(rate_limits),
+        retry_after_respected=retry_after == "respected",
+    )

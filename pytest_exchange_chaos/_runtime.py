@@ -17,12 +17,14 @@ from pytest_exchange_chaos._stash import CONTROLLER_KEY, SEED_KEY, SETTINGS_KEY
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.engine import FaultDecider, FaultObserver
 from pytest_exchange_chaos.faults import Fault
+from pytest_exchange_chaos.ratelimits import RateLimiter
 from pytest_exchange_chaos.venues.base import Call, ExchangeRequest
 
 __all__ = ["ChaosTestHooks", "chaos_session"]
 
 _CHECKED_KEY = pytest.StashKey[bool]()
 _BODY_FAILED_KEY = pytest.StashKey[bool]()
+_LIMITERS_KEY = pytest.StashKey[list[RateLimiter]]()
 _BUDGET_STORY_KEY = pytest.StashKey[str]()
 """A broken budget's attempt-by-attempt story, for a body that raised before the checks ran."""
 
@@ -62,6 +64,7 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         settings = item.stash[SETTINGS_KEY] = read_settings(item)
     # Hooks are handed the controller, which exists only once the session has started.
     holder: list[ChaosController] = []
+    limiters = item.stash[_LIMITERS_KEY] = [limits.start() for limits in settings.rate_limits]
     with session.chaos_session(
         settings.schedules,
         seed=settings.seed if settings.seed is not None else config.stash[SEED_KEY],
@@ -69,7 +72,8 @@ def chaos_session(request: pytest.FixtureRequest) -> Iterator[ChaosController]:
         name=item.nodeid,
         clock=settings.clock,
         venues=venue_classes(config),
-        deciders=_hook_deciders(config, holder),
+        # Binance's limiter stands in front of everything, as its gateway does: before the hooks.
+        deciders=[*limiters, *_hook_deciders(config, holder)],
         observers=_hook_observers(config, holder),
         allowed_hosts=(
             *(config.getoption("chaos_allow_hosts") or ()),
@@ -187,8 +191,35 @@ def _check_after_body(item: pytest.Item, controller: ChaosController, *, body_fa
                 f"{count} never injected a fault (seed {controller.seed}), so the test did not test "
                 "what it claims:\n\n" + "\n\n".join(str(u) for u in unfired)
             )
+    verdicts.extend(_rate_limit_verdicts(item, controller, settings, body_failed=body_failed))
     if verdicts:
         pytest.fail("\n\n".join(verdicts), pytrace=False)
+
+
+def _rate_limit_verdicts(
+    item: pytest.Item, controller: ChaosController, settings: ChaosSettings, *, body_failed: bool
+) -> list[str]:
+    """``retry_after="respected"`` broken or left with nothing to check, and rate limits that
+    never limited a request (a limit the bot never reached tested nothing)."""
+    verdicts = []
+    if settings.retry_after_respected:
+        breaches = controller.retry_after_breaches()
+        if breaches:
+            verdicts.append(
+                "exchange_chaos(retry_after='respected'): the bot sent again before Retry-After had "
+                f"elapsed (seed {controller.seed}):\n" + "\n".join(breaches)
+            )
+        nothing = controller.unexercised_retry_after()
+        if nothing is not None and not body_failed:
+            verdicts.append(f"exchange_chaos(retry_after='respected') {nothing}")
+    if not body_failed:
+        for limiter in item.stash.get(_LIMITERS_KEY, []):
+            quiet = limiter.never_limited(seed=controller.seed)
+            if quiet is not None:
+                verdicts.append(
+                    f"a rate limit never limited the bot, so the test did not test what it claims:\n\n{quiet}"
+                )
+    return verdicts
 
 
 def _check_nothing_outlives(item: pytest.Item, controller: ChaosController) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from pytest_exchange_chaos._durations import Duration, format_clock, parse_duration, shown
 from pytest_exchange_chaos._never_fired import UnfiredSchedule, explain
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.engine import ChaosEngine, UnservedRequest
+from pytest_exchange_chaos.faults._base import reason_phrase
 from pytest_exchange_chaos.journal import JournalRecord, Operation, group_operations
 from pytest_exchange_chaos.naked_time import UnprotectedInterval, format_span
 from pytest_exchange_chaos.schedule import Schedule, flatten_schedules
@@ -15,10 +17,21 @@ from pytest_exchange_chaos.venues.base import INTENTS, Intent, Venue
 
 __all__ = ["ChaosController"]
 
+_SAYS_WAIT = (429, 418)
+"""The answers whose Retry-After a client must honour: rate limited, and banned."""
+_EARLY_SHOWN = 5
+_WAITS_SHOWN = 10
+_ON_TIME = 1e-6
+"""Sending on the very instant a wait ends is on time, whatever the last bit of the sum says."""
+
 
 def _check_intent(intent: str) -> None:
     if intent not in INTENTS:
         raise ValueError(f"intent {intent!r} is not one of: {', '.join(INTENTS)}")
+
+
+def _wait_ends(record: JournalRecord) -> float:
+    return record.answered_at + (record.retry_after or 0.0)
 
 
 class ChaosController:
@@ -131,6 +144,89 @@ class ChaosController:
             for intent, budget in budgets.items()
             if intent not in sent
         ]
+
+    def retry_after_breaches(self) -> list[str]:
+        """Every 429 or 418 whose ``Retry-After`` the bot did not wait out before sending to the
+        same venue again, as report paragraphs: which answer said wait how long, and which
+        requests came early and by how much.
+
+        The whole venue counts: Binance limits and bans an IP, not an endpoint. A request
+        already on its way when the answer came back is not early; one sent on the same instant
+        after it is (a bot that retries at once under the virtual clock does just that). Each
+        early request is told once, under the answer whose wait it broke by the most."""
+        journal = self._engine.journal
+        waiting: dict[str | None, list[int]] = {}
+        broken: dict[int, list[JournalRecord]] = {}
+        for index, record in enumerate(journal):
+            waits = waiting.get(record.venue)
+            if waits:
+                waits[:] = [w for w in waits if record.t + _ON_TIME < _wait_ends(journal[w])]
+                in_force = [w for w in waits if journal[w].answered_at <= record.t]
+                if in_force:
+                    binding = max(in_force, key=lambda w: _wait_ends(journal[w]))
+                    broken.setdefault(binding, []).append(record)
+            if record.retry_after is not None and record.status in _SAYS_WAIT:
+                waiting.setdefault(record.venue, []).append(index)
+        paragraphs = []
+        for index, early in list(broken.items())[:_WAITS_SHOWN]:
+            wait = journal[index]
+            until = _wait_ends(wait)
+            lines = [
+                f"- {wait.status} {reason_phrase(wait.status or 0)} at {format_clock(wait.answered_at)} "
+                f"({wait.endpoint} on {wait.venue}) said Retry-After: {wait.retry_after:g} s, until "
+                f"{format_clock(until)}; the bot sent {len(early)} request(s) to {wait.venue} before then:"
+            ]
+            for record in early[:_EARLY_SHOWN]:
+                got = (
+                    f"{record.status} {reason_phrase(record.status)}"
+                    if record.status is not None
+                    else (record.fault or "no response")
+                )
+                then = f" (Retry-After: {record.retry_after:g} s)" if record.retry_after is not None else ""
+                lines.append(
+                    f"    {record.endpoint} at {format_clock(record.t)}, {until - record.t:.1f} s early: "
+                    f"answered {got}{then}"
+                )
+            if len(early) > _EARLY_SHOWN:
+                lines.append(f"    ... and {len(early) - _EARLY_SHOWN} more")
+            paragraphs.append("\n".join(lines))
+        if len(broken) > _WAITS_SHOWN:
+            rest = list(broken.values())[_WAITS_SHOWN:]
+            paragraphs.append(
+                f"- and {len(rest)} more answer(s) whose wait the bot broke, with "
+                f"{sum(map(len, rest))} early request(s) (the journal has them all)"
+            )
+        return paragraphs
+
+    def unexercised_retry_after(self) -> str | None:
+        """Why a Retry-After check would check nothing (the bot never got a 429 or 418 with
+        ``Retry-After``), or None when there is something to check."""
+        journal = self._engine.journal
+        if any(r.retry_after is not None and r.status in _SAYS_WAIT for r in journal):
+            return None
+        answers = Counter(str(r.status) if r.status is not None else "no response" for r in journal)
+        seen = ", ".join(f"{status} x{count}" for status, count in answers.most_common()) or "none"
+        return (
+            f"checked nothing: the bot never got a 429 or 418 answer with Retry-After ({len(journal)} "
+            f"request(s) answered: {seen}). Make a venue limit it, e.g. "
+            "@pytest.mark.exchange_chaos(BinanceRateLimits(limit=10, per='10s')) or a "
+            "Burst(count=1, fault=faults.rate_limited(retry_after=30)), or remove the check"
+        )
+
+    def assert_respected_retry_after(self) -> None:
+        """The bot sent nothing to a venue before the ``Retry-After`` of a 429 or 418 from that
+        venue had elapsed on the chaos clock. Fails too when no such answer came: it would have
+        checked nothing."""
+        __tracebackhide__ = True
+        nothing = self.unexercised_retry_after()
+        if nothing is not None:
+            raise AssertionError(f"assert_respected_retry_after() {nothing}")
+        breaches = self.retry_after_breaches()
+        if breaches:
+            raise AssertionError(
+                f"the bot sent again before Retry-After had elapsed (seed {self.seed}); Binance bans an "
+                "IP that does, for longer each time:\n" + "\n".join(breaches)
+            )
 
     def assert_placed(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from pytest_exchange_chaos._redact import redact_all_query_values
@@ -46,6 +46,19 @@ class UnservedRequest:
         # Whoever built it, the guard's message never shows a credential: a refused request's
         # query values are hidden whatever their names, as no name policy knows every exchange's.
         return f"{self.method} {redact_all_query_values(self.url)} (sent with {self.client})"
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """The wait an answer asks for in its ``Retry-After`` header (whole seconds, as Binance
+    sends it; an HTTP date is not an exchange's habit and counts as none)."""
+    if not headers:
+        return None
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < float("inf") else None
 
 
 def may_be_loopback(url: str) -> bool:
@@ -184,5 +197,6 @@ class ChaosEngine:
             price=order.price if order else None,
             trigger_price=order.trigger_price if order else None,
             attached_stop_loss=order.attached_stop_loss if order else None,
+            retry_after=retry_after_seconds(outcome.headers),
             operation_key=operation_key,
         )

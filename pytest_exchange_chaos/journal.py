@@ -49,6 +49,8 @@ class JournalRecord:
     trigger_price: str | None = None
     attached_stop_loss: str | None = None
     """The stop-loss price an entry carried with it, if the venue attaches one (Bybit)."""
+    retry_after: float | None = None
+    """Seconds the answer told the client to wait before sending again (its ``Retry-After``)."""
     operation_key: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property

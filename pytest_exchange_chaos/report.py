@@ -152,6 +152,9 @@ def _operation_dict(operation: Operation) -> dict[str, Any]:
     data["label"] = operation.label
     data["ended_at"] = operation.ended_at
     data["acknowledged_at"] = acknowledged[0].answered_at if acknowledged else None
+    # Where the timeline marks a failure (the attempt the bot last sent) and a duplicate.
+    data["last_attempt_at"] = operation.records[-1].t
+    data["placed_at"] = [record.t for record in operation.placements]
     return data
 
 

@@ -1,8 +1,10 @@
 """The chaos timeline: one self-contained SVG of every chaos test on its chaos clock.
 
 For each test: the waves as shaded spans, every request as a mark in its intent's lane (green
-acknowledged, red faulted, purple refused by the exchange), a cross where an operation was
-never acknowledged, and, when the day is long and the waves short, a close-up of each wave.
+acknowledged, red faulted, orange a ghost: faulted for the bot but executed by the exchange,
+purple refused by the exchange), "placed 2x" over an order the exchange took twice, a cross at
+the last attempt of an operation never acknowledged and never placed, and, when the day is long
+and the waves short, a close-up of each wave.
 It reads the ``--chaos-report`` document, so a saved report can be drawn again:
 
     python -m pytest_exchange_chaos.timeline chaos-report.json chaos-timeline.svg
@@ -31,6 +33,8 @@ LANE = 26
 ZOOM_LANE = 18
 LANE_ORDER = ("entry", "stop_loss", "take_profit", "exit", "cancel", "market_data", "account", "other")
 COLOURS = {"acknowledged": "#2f9e5b", "faulted": "#d7263d", "refused": "#7b4bc4"}
+GHOST = "#f08c00"
+"""A ghost: the bot saw a fault, the exchange executed the request."""
 WAVE_FILL = "#f6c343"
 NEVER = "#b0001e"
 FONT = "font-family:DejaVu Sans,Helvetica,Arial,sans-serif"
@@ -167,8 +171,13 @@ def _draw_lanes(
         if labels:
             svg.text(axis.left - 8, y + lane_height / 2 + 4, lane.replace("_", "-"), size=12, anchor="end")
         # Answered requests, one mark per pixel column: thousands of them would only repeat
-        # each other at this scale. Faults are few and each one matters: drawn one by one.
-        for outcome, band in (("acknowledged", (0.3, 0.4)), ("refused", (0.25, 0.5))):
+        # each other at this scale. A refusal is the exchange's "no": tall and solid, so a
+        # bot hammering a rejected order shows. Faults are few and each one matters: drawn
+        # one by one.
+        for outcome, band, width, opacities in (
+            ("acknowledged", (0.3, 0.4), 1.2, (0.45, 0.75)),
+            ("refused", (0.12, 0.76), 2.0, (0.9, 1.0)),
+        ):
             columns: dict[int, int] = {}
             for record in by_lane[lane]:
                 if record["outcome"] == outcome:
@@ -178,30 +187,60 @@ def _draw_lanes(
                 svg.rect(
                     column,
                     y + lane_height * band[0],
-                    1.2,
+                    width,
                     lane_height * band[1],
                     COLOURS[outcome],
-                    opacity=0.45 if count == 1 else 0.75,
+                    opacity=opacities[0] if count == 1 else opacities[1],
+                    title=f"{count} {outcome}" if outcome == "refused" else "",
                 )
         for record in by_lane[lane]:
             if record["outcome"] != "faulted":
                 continue
+            ghost = _is_ghost(record)
+            what = f"{_clock_label(record['t'])} {record['method']} {record['path']}: {record['fault']}"
+            if ghost:
+                what += f", but the exchange executed it (order {record.get('order_id')})"
             svg.rect(
                 axis.x(record["t"]) - 1,
                 y + 2,
                 2.4,
                 lane_height - 4,
-                COLOURS["faulted"],
-                title=f"{_clock_label(record['t'])} {record['method']} {record['path']}: {record['fault']}",
+                GHOST if ghost else COLOURS["faulted"],
+                title=what,
             )
+            if ghost:
+                # A ring over the bar: a ghost must read apart from a fault even in grey print.
+                svg.add(
+                    f'<circle cx="{axis.x(record["t"]) + 0.2:.1f}" cy="{y + 3:.1f}" r="2.6" fill="white" '
+                    f'stroke="{GHOST}" stroke-width="1.4"/>'
+                )
         for op in entry["operations"]:
-            # A refusal is an answer (purple marks say so); a cross is an order the bot never
-            # got placed and never got a "no" for: the unprotected position of the incident.
-            if op["intent"] != lane or op["succeeded"] or op.get("rejected"):
+            if op["intent"] != lane:
                 continue
-            if not axis.visible(op["started_at"]):
+            placed_at = op.get("placed_at") or []
+            if len(placed_at) > 1 and axis.visible(placed_at[-1]):
+                svg.text(
+                    axis.x(placed_at[-1]) + 3,
+                    y + lane_height * 0.42,
+                    f"placed {len(placed_at)}x",
+                    size=10,
+                    fill=NEVER,
+                    font_weight="bold",
+                )
+            # A refusal is an answer (purple marks say so), and an order the exchange holds was
+            # placed, even if the bot never heard (a ghost): neither is a cross. A cross is an
+            # order never placed and never refused, the unprotected position of the incident,
+            # marked at the attempt the bot last sent.
+            if op["succeeded"] or op.get("rejected") or op.get("placements", 0):
                 continue
-            _draw_cross(svg, axis.x(op["started_at"]), y + lane_height / 2, lane_height * 0.36, op)
+            failed_at = op.get("last_attempt_at", op["started_at"])
+            if not axis.visible(failed_at):
+                continue
+            _draw_cross(svg, axis.x(failed_at), y + lane_height / 2, lane_height * 0.36, op)
+
+
+def _is_ghost(record: dict[str, Any]) -> bool:
+    return bool(record["outcome"] == "faulted" and record.get("executed") and record.get("order_id"))
 
 
 def _draw_cross(svg: _Svg, x: float, y: float, r: float, op: dict[str, Any]) -> None:
@@ -218,9 +257,16 @@ def _lane_totals(entry: dict[str, Any], lane: str) -> str:
     ops = [op for op in entry["operations"] if op["intent"] == lane]
     ok = sum(1 for op in ops if op["succeeded"])
     refused = sum(1 for op in ops if not op["succeeded"] and op.get("rejected"))
-    never = len(ops) - ok - refused
+    # Placed without the bot ever hearing of it: on the book, yet not "ok".
+    unseen = sum(
+        1 for op in ops if not op["succeeded"] and not op.get("rejected") and op.get("placements", 0)
+    )
+    never = len(ops) - ok - refused - unseen
+    twice = sum(1 for op in ops if op.get("placements", 0) > 1)
     return (
         f"{ok} of {len(ops)} ok"
+        + (f", {unseen} placed unseen" if unseen else "")
+        + (f", {twice} placed 2x+" if twice else "")
         + (f", {refused} refused" if refused else "")
         + (f", {never} ✕" if never else "")
     )
@@ -340,6 +386,7 @@ def _legend(svg: _Svg, y: float) -> None:
         (COLOURS["acknowledged"], "acknowledged"),
         (COLOURS["faulted"], "faulted (injected)"),
         (COLOURS["refused"], "refused by the exchange"),
+        (GHOST, "ghost (executed, bot saw a fault)"),
         (WAVE_FILL, "wave"),
     ]
     for colour, label in items:
@@ -347,7 +394,8 @@ def _legend(svg: _Svg, y: float) -> None:
         svg.text(x + 14, y, label, size=12)
         x += 24 + 7.0 * len(label)
     _draw_cross(svg, x + 5, y - 4, 5, {"intent": "never acknowledged", "attempts": 0, "label": "cross"})
-    svg.text(x + 16, y, "operation never acknowledged", size=12)
+    svg.text(x + 16, y, "never placed (at its last attempt)", size=12)
+    svg.text(x + 16 + 7.0 * 34, y, "placed 2x: the order is on the book twice", size=12, fill=NEVER)
 
 
 def render_svg(document: dict[str, Any]) -> str:
@@ -411,6 +459,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"{args[0]}: not a chaos report ({exc})", file=sys.stderr)
+        return 2
+    if any("journal" not in test for test in document.get("tests", [])):
+        # Drawn from the operations alone, the picture would show a quiet day that was not.
+        print(
+            f"{args[0]}: a summary report holds no requests to draw; write it with "
+            "--chaos-report-detail=full (or draw the timeline during the run with --chaos-timeline)",
+            file=sys.stderr,
+        )
         return 2
     write(document, Path(args[1]))
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_exchange_chaos import Budget, Burst, Wave, faults, profiles, waves_from_log
+from pytest_exchange_chaos import BinanceRateLimits, Budget, Burst, Wave, faults, profiles, waves_from_log
 from pytest_exchange_chaos._durations import MAX_SECONDS
 from pytest_exchange_chaos._seeds import MAX_SEED
 
@@ -165,6 +165,21 @@ def _entries() -> list[Entry]:
             {"code": [519, 527, True, "520", 520.0, None]},
         ),
         Entry("faults.rate_limited", faults.rate_limited, {}, {"retry_after": DURATIONS}),
+        Entry(
+            "BinanceRateLimits",
+            BinanceRateLimits,
+            {"limit": 10, "per": "10s"},
+            _with_required(
+                BinanceRateLimits,
+                {
+                    "limit": [x for x in WHOLE_FROM_1 if x is not None],
+                    "per": [*LENGTHS, "0.5s", "500ms"],
+                    "venue": [*VENUES, "bybit", ["binanceusdm", "okx"]],
+                    "ban": [*LENGTHS, "0.5s"],
+                    "max_ban": [*LENGTHS, "1m"],
+                },
+            ),
+        ),
         Entry("faults.ip_banned", faults.ip_banned, {}, {"retry_after": DURATIONS}),
         Entry(
             "faults.exchange_error",
@@ -426,6 +441,10 @@ def _marker_cases() -> list[MarkerCase]:
         MarkerCase(budget_kwargs={"stoploss": Budget(attempts=1)}, token="stoploss"),
         MarkerCase(budget_kwargs={"entry": 5}, token="entry"),
         MarkerCase(budget_kwargs={"entry": {"attempts": 5}}, token="entry"),
+        MarkerCase(args=(BinanceRateLimits(venue="binancecoinm"),), token="binancecoinm"),
+    ]
+    cases += [
+        MarkerCase(kwargs={"retry_after": v}, token="retry_after") for v in ("yes", True, 60, "Respected")
     ]
     cases += [MarkerCase(kwargs={"seed": seed}, token="seed") for seed in seed_values()]
     cases += [MarkerCase(kwargs={"profile": p}, token="profile") for p in (5, 0, ["binance_502_day"])]

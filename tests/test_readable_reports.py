@@ -6,6 +6,7 @@ refusals apart; the docs' samples of our output are what the plugin prints today
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -212,3 +213,126 @@ def test_the_summary_table_header_reads_as_words(chaos_pytester: pytest.Pytester
             r"^  entry +5 +5 +0 +3 +",
         ]
     )
+
+
+# -- the timeline -------------------------------------------------------------------------------
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _record(t: float, outcome: str, **extra: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "t": t,
+        "delay": 0.0,
+        "intent": "entry",
+        "outcome": outcome,
+        "fault": "bad_gateway" if outcome == "faulted" else None,
+        "method": "POST",
+        "path": "/fapi/v1/order",
+        "executed": False,
+        "order_id": None,
+    }
+    return {**base, **extra}
+
+
+def _op(attempts: list[float], **extra: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "intent": "entry",
+        "label": "entry buy 0.01 BTC/USDT:USDT on binanceusdm",
+        "succeeded": False,
+        "rejected": False,
+        "attempts": len(attempts),
+        "started_at": attempts[0],
+        "last_attempt_at": attempts[-1],
+        "placements": 0,
+        "placed_at": [],
+    }
+    return {**base, **extra}
+
+
+def _picture(journal: list[dict[str, object]], operations: list[dict[str, object]]) -> ET.Element:
+    from pytest_exchange_chaos import timeline
+
+    test = {
+        "nodeid": "t.py::test_x",
+        "outcome": "failed",
+        "seed": 1,
+        "duration_chaos_seconds": 100.0,
+        "schedules": [],
+        "verdicts": [],
+        "journal": journal,
+        "operations": operations,
+    }
+    return ET.fromstring(timeline.render_svg({"seed": 1, "tests": [test]}))
+
+
+def _crosses(root: ET.Element) -> list[float]:
+    """The x of every cross in the lanes (the legend's, at the top, left out)."""
+    xs = []
+    for group in root.iter(f"{SVG_NS}g"):
+        lines = list(group.iter(f"{SVG_NS}line"))
+        if lines and float(lines[0].get("y1", 0)) > 60:
+            xs.append((float(lines[0].get("x1", 0)) + float(lines[0].get("x2", 0))) / 2)
+    return xs
+
+
+def test_a_cross_marks_the_last_attempt_of_an_order_never_placed() -> None:
+    from pytest_exchange_chaos import timeline
+
+    journal = [_record(t, "faulted") for t in (10.0, 20.0, 90.0)]
+    root = _picture(journal, [_op([10.0, 20.0, 90.0])])
+    (x,) = _crosses(root)
+    axis = timeline._Axis(0.0, 100.0, timeline.LABEL_WIDTH, timeline.PLOT_WIDTH)
+    assert abs(x - axis.x(90.0)) < 1 and abs(x - axis.x(10.0)) > 100
+
+
+def test_a_ghost_is_drawn_apart_and_an_order_the_exchange_holds_gets_no_cross() -> None:
+    from pytest_exchange_chaos import timeline
+
+    journal = [_record(50.0, "faulted", fault="cloudflare_timeout", executed=True, order_id="77")]
+    root = _picture(journal, [_op([50.0], placements=1, placed_at=[50.0])])
+    assert _crosses(root) == []
+    ghosts = [r for r in root.iter(f"{SVG_NS}rect") if r.get("fill") == timeline.GHOST]
+    assert any("but the exchange executed it (order 77)" in "".join(r.itertext()) for r in ghosts)
+    plain = [r for r in root.iter(f"{SVG_NS}rect") if r.get("fill") == timeline.COLOURS["faulted"]]
+    assert len(plain) == 1  # the legend's only: the ghost is not drawn as a plain fault
+    labels = ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
+    assert "0 of 1 ok, 1 placed unseen" in labels
+
+
+def test_refused_requests_are_drawn_tall_and_solid() -> None:
+    from pytest_exchange_chaos import timeline
+
+    journal = [_record(30.0, "refused", status=400, error_code=-2019)]
+    root = _picture(journal, [_op([30.0], rejected=True)])
+    refused = [
+        r
+        for r in root.iter(f"{SVG_NS}rect")
+        if r.get("fill") == timeline.COLOURS["refused"] and float(r.get("y", 0)) > 60
+    ]
+    (mark,) = refused
+    assert float(mark.get("height", 0)) >= timeline.LANE * 0.7 and mark.get("fill-opacity") == "0.9"
+    assert _crosses(root) == []
+
+
+def test_a_duplicate_reads_placed_2x_on_the_timeline(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile(test_verdicts=DUPLICATE)
+    chaos_pytester.runpytest("-p", "no:cacheprovider", "-k", "ghost", "--chaos-timeline=t.svg")
+    root = ET.fromstring((chaos_pytester.path / "t.svg").read_text(encoding="utf-8"))
+    labels = ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
+    assert "placed 2x" in labels
+    assert "1 of 1 ok, 1 placed 2x+" in labels
+    assert _crosses(root) == []
+
+
+def test_the_timeline_cli_refuses_a_summary_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_exchange_chaos import timeline
+
+    report = tmp_path / "r.json"
+    test = {"nodeid": "t", "seed": 1, "operations": [], "verdicts": []}
+    report.write_text(json.dumps({"seed": 1, "detail": "summary", "tests": [test]}), encoding="utf-8")
+    assert timeline.main([str(report), str(tmp_path / "t.svg")]) == 2
+    assert "--chaos-report-detail=full" in capsys.readouterr().err
+    assert not (tmp_path / "t.svg").exists()
