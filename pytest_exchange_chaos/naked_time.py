@@ -7,10 +7,11 @@ report and the timeline read them. No pytest here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["UnprotectedInterval", "clock_time", "format_span"]
+__all__ = ["UnprotectedInterval", "by_position", "clock_time", "format_span"]
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,20 @@ class UnprotectedInterval:
 
 
 def format_span(seconds: float) -> str:
-    """A length of time as a trader says it: ``4h12m``, ``2m30s``, ``35.5s``, ``0.105s``."""
+    """A length of time as a trader says it: ``4h12m``, ``2m30s``, ``1m00.4s``, ``35.5s``,
+    ``0.105s``; tenths of a second under an hour, so a gap just over a limit reads so."""
     if round(seconds, 1) < 60:
         digits = 3 if seconds < 10 else 1
         return f"{seconds:.{digits}f}".rstrip("0").rstrip(".") + "s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
+    tenths = round(seconds * 10)
+    if tenths < 36_000:
+        minutes, rest = divmod(tenths, 600)
+        if not rest:
+            return f"{minutes}m"
+        return f"{minutes}m" + (f"{rest // 10:02d}" if rest % 10 == 0 else f"{rest / 10:04.1f}") + "s"
+    hours, rest = divmod(round(seconds), 3600)
     minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m" + (f"{secs:02d}s" if secs else "")
-    return f"{minutes}m" + (f"{secs:02d}s" if secs else "")
+    return f"{hours}h{minutes:02d}m" + (f"{secs:02d}s" if secs else "")
 
 
 def clock_time(seconds: float) -> str:
@@ -78,3 +83,40 @@ def clock_time(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
     return text + f".{fraction:03d}".rstrip("0") if fraction else text
+
+
+def by_position(intervals: Iterable[UnprotectedInterval]) -> list[dict[str, Any]]:
+    """The report's ``unprotected`` entries: per position (venue, symbol and when it opened),
+    how long it spent unprotected in all, its longest interval, and each interval."""
+    positions: dict[tuple[str, str, float], list[UnprotectedInterval]] = {}
+    for interval in intervals:
+        positions.setdefault((interval.venue, interval.symbol, interval.opened_at), []).append(interval)
+    entries = []
+    for (venue, symbol, opened_at), spans in positions.items():
+        total = sum(span.seconds for span in spans)
+        longest = max(span.seconds for span in spans)
+        size = max(span.size for span in spans)
+        still = spans[-1].end is None
+        text = f"{spans[0].side} {size:g} {symbol} on {venue} unprotected for {format_span(total)}"
+        if len(spans) > 1:
+            text += f" in {len(spans)} intervals, the longest {format_span(longest)}"
+        if still:
+            text += ", still unprotected at the end"
+        entries.append(
+            {
+                "venue": venue,
+                "symbol": symbol,
+                "side": spans[0].side,
+                "size": size,
+                "opened_at": opened_at,
+                "seconds": total,
+                "longest": longest,
+                "still_unprotected": still,
+                "text": text,
+                "intervals": [
+                    {"start": span.start, "end": span.end, "seconds": span.seconds, "size": span.size}
+                    for span in spans
+                ],
+            }
+        )
+    return entries

@@ -244,6 +244,7 @@ def test_entry(item: pytest.Item, controller: ChaosController) -> dict[str, Any]
         "journal": journal,
         "operations": operations,
         "operations_omitted": 0,
+        "unprotected": _unprotected(controller),
     }
 
 
@@ -287,6 +288,35 @@ _COLUMNS = (
     ("slowest success", ">", 15),
 )
 """The operations table's columns: heading, alignment and width (the heading's own)."""
+
+
+def _unprotected(controller: ChaosController) -> list[dict[str, Any]]:
+    from pytest_exchange_chaos.naked_time import by_position
+
+    return by_position(controller.unprotected_intervals())
+
+
+_UNPROTECTED_SHOWN = 20
+_UNPROTECTED_WORTH_A_LINE = 1.0
+"""Seconds: a stop placed right after its entry leaves a position naked for the time one
+request takes; only longer gaps get a line of the summary each."""
+
+
+def _unprotected_lines(entries: Sequence[dict[str, Any]]) -> list[str]:
+    """Per position, how long it spent without a stop-loss, the longest first."""
+    positions = [(entry["nodeid"], p) for entry in entries for p in entry.get("unprotected", ())]
+    if not positions:
+        return []
+    worth = [(nodeid, p) for nodeid, p in positions if p["seconds"] >= _UNPROTECTED_WORTH_A_LINE]
+    worth.sort(key=lambda item: -item[1]["seconds"])
+    lines = [f"unprotected positions (time without a covering stop-loss): {len(positions)}"]
+    lines.extend(f"  {nodeid}: {p['text']}" for nodeid, p in worth[:_UNPROTECTED_SHOWN])
+    if len(worth) > _UNPROTECTED_SHOWN:
+        lines.append(f"  ... and {len(worth) - _UNPROTECTED_SHOWN} more (the report lists them all)")
+    if len(positions) > len(worth):
+        brief = len(positions) - len(worth)
+        lines.append(f"  {brief} more, each for less than {_UNPROTECTED_WORTH_A_LINE:g} s")
+    return lines
 
 
 def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
@@ -347,6 +377,7 @@ def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
             broken = any(v["broken"] for v in entry["verdicts"])
             mark = "kept  " if kept else "BROKEN" if broken else "UNUSED"
             lines.append(f"  {mark} {entry['nodeid']} (seed {entry['seed']}): {'; '.join(parts)}")
+    lines.extend(_unprotected_lines(entries))
     lines.append(f"repeat with --chaos-seed={seed}")
     return lines
 

@@ -23,6 +23,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from pytest_exchange_chaos.naked_time import format_span
+
 __all__ = ["main", "render_html", "render_svg", "write"]
 
 WIDTH = 1200
@@ -36,6 +38,8 @@ COLOURS = {"acknowledged": "#2f9e5b", "faulted": "#d7263d", "refused": "#7b4bc4"
 GHOST = "#f08c00"
 """A ghost: the bot saw a fault, the exchange executed the request."""
 WAVE_FILL = "#f6c343"
+NAKED_FILL = "#e4572e"
+NAKED_ROW = 14
 NEVER = "#b0001e"
 FONT = "font-family:DejaVu Sans,Helvetica,Arial,sans-serif"
 # Close-ups are drawn when a wave would be narrower than this on the day's axis.
@@ -243,6 +247,33 @@ def _is_ghost(record: dict[str, Any]) -> bool:
     return bool(record["outcome"] == "faulted" and record.get("executed") and record.get("order_id"))
 
 
+def _draw_unprotected(
+    svg: _Svg, axis: _Axis, positions: Sequence[dict[str, Any]], end: float, top: float, bottom: float
+) -> None:
+    """Positions without a covering stop: shaded over the lanes, a solid bar in a row of their
+    own under them, each interval titled with the position and how long it lasted."""
+    row = bottom - NAKED_ROW
+    svg.text(axis.left - 8, row + NAKED_ROW - 3, "no stop", size=11, anchor="end", fill=NAKED_FILL)
+    for position in positions:
+        for interval in position["intervals"]:
+            start = interval["start"]
+            finish = interval["end"] if interval["end"] is not None else end
+            x0, x1 = axis.x(start), axis.x(finish)
+            # At least a couple of pixels: a gap of seconds on a day's axis must still show.
+            width = max(x1 - x0, 2.0)
+            title = f"{position['text']}: {_clock_label(start)} to {_clock_label(finish)}"
+            svg.rect(x0, top, width, row - top, NAKED_FILL, opacity=0.12)
+            svg.rect(x0, row + 3, width, NAKED_ROW - 6, NAKED_FILL, title=title)
+    total = sum(position["seconds"] for position in positions)
+    svg.text(
+        axis.left + axis.width + 10,
+        row + NAKED_ROW - 3,
+        f"{format_span(total)} without a stop",
+        size=11,
+        fill=NAKED_FILL,
+    )
+
+
 def _draw_cross(svg: _Svg, x: float, y: float, r: float, op: dict[str, Any]) -> None:
     why = "refused" if op.get("rejected") else "never acknowledged"
     title = escape(f"{op.get('label', op['intent'])}: {why}, {op['attempts']} attempt(s)")
@@ -309,9 +340,14 @@ def _panel(svg: _Svg, entry: dict[str, Any], top: float) -> float:
     wave_labels_y = y + 10
     lanes_top = y + (22 if waves else 6)
     lanes_bottom = lanes_top + LANE * len(lanes)
+    naked = entry.get("unprotected") or []
+    if naked:
+        lanes_bottom += NAKED_ROW
     _draw_waves(svg, axis, waves, lanes_top - 4, lanes_bottom)
     _draw_wave_labels(svg, axis, waves, wave_labels_y)
     _draw_lanes(svg, axis, entry, lanes, lanes_top, LANE, labels=True)
+    if naked:
+        _draw_unprotected(svg, axis, naked, span, lanes_top, lanes_bottom)
     _draw_axis(svg, axis, lanes_top, lanes_bottom)
     for index, lane in enumerate(lanes):
         totals = _lane_totals(entry, lane)
@@ -388,6 +424,7 @@ def _legend(svg: _Svg, y: float) -> None:
         (COLOURS["refused"], "refused by the exchange"),
         (GHOST, "ghost (executed, bot saw a fault)"),
         (WAVE_FILL, "wave"),
+        (NAKED_FILL, "position without a stop"),
     ]
     for colour, label in items:
         svg.rect(x, y - 10, 10, 12, colour, opacity=0.6 if colour == WAVE_FILL else 1.0)

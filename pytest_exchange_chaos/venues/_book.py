@@ -232,10 +232,13 @@ class Book:
         # sends the same few sizes over and over, and a Decimal never changes.
         self._valid_quantities: dict[tuple[str, str, bool], Decimal] = {}
         # Naked time, kept as positions and stops change rather than by scanning every open
-        # order: each symbol's protective stops (reduce-only or close-position stop orders,
-        # pruned once closed), the symbols changed in the current instant (a dict keeps them
-        # in order), and every naked interval so far, the open ones also by symbol.
-        self._stops: dict[str, dict[tuple[str, str], Order]] = {}
+        # order: the open protective stops (reduce-only or close-position stop orders) by
+        # symbol, what they cover by symbol and side, the ones that may have left since the
+        # last look, the symbols changed in the current instant (a dict keeps them in order),
+        # and every naked interval so far, the open ones also by symbol.
+        self._stops: dict[tuple[str, str], Order] = {}
+        self._cover: dict[tuple[str, str], _Cover] = {}
+        self._leaving: list[Order] = []
         self._unsettled: dict[str, None] = {}
         self._unsettled_since = 0.0
         self._unsettled_at = 0.0
@@ -608,6 +611,12 @@ class Book:
         self._unsettled_at = now
 
     def _settle(self) -> None:
+        for order in self._leaving:
+            key = (order.channel, order.id)
+            if not order.is_open and self._stops.get(key) is order:
+                del self._stops[key]
+                self._cover[(order.symbol, order.side)].remove(order)
+        self._leaving.clear()
         at = self._unsettled_at
         for symbol in self._unsettled:
             position = self.positions.get(symbol)
@@ -634,19 +643,22 @@ class Book:
             self.naked_spans.remove(span)
 
     def _covered(self, position: Position) -> bool:
-        stops = self._stops.get(position.symbol)
-        if not stops:
-            return False
-        closing = "sell" if position.quantity > 0 else "buy"
-        covered = ZERO
-        for key, order in list(stops.items()):
-            if not order.is_open:
-                del stops[key]
-            elif order.side == closing:
-                if order.close_position:
-                    return True
-                covered += order.quantity
-        return covered >= abs(position.quantity)
+        cover = self._cover.get((position.symbol, "sell" if position.quantity > 0 else "buy"))
+        return cover is not None and (cover.closing > 0 or cover.quantity >= abs(position.quantity))
+
+    def _stop_placed(self, key: tuple[str, str], order: Order) -> None:
+        self._touch(order.symbol)
+        self._stops[key] = order
+        cover = self._cover.get((order.symbol, order.side))
+        if cover is None:
+            cover = self._cover[(order.symbol, order.side)] = _Cover()
+        cover.add(order)
+
+    def _stop_may_leave(self, order: Order) -> None:
+        """Before a protective stop's status changes: it is let go of at the next look if it
+        is no longer open then."""
+        self._touch(order.symbol)
+        self._leaving.append(order)
 
     # ------------------------------------------------------------------------------ views
 
@@ -839,7 +851,7 @@ class Book:
 
     def _trigger(self, order: Order) -> None:
         if _protective(order):
-            self._touch(order.symbol)
+            self._stop_may_leave(order)
         now_ms = self.wall_ms()
         order.trigger_ms = now_ms
         order.updated_ms = now_ms
@@ -914,6 +926,8 @@ class Book:
         order.cum_quote = order.cum_quote + quote_qty if order.cum_quote else quote_qty
         order.updated_ms = now_ms
         done = order.close_position or order.reduce_only or order.executed_qty >= order.quantity
+        if _protective(order):
+            self._stop_may_leave(order)
         order.status = "filled" if done else "partially_filled"
         self._hold(order)
         stats = self.stats[order.symbol]
@@ -1017,7 +1031,7 @@ class Book:
 
     def _close(self, order: Order, status: Literal["canceled", "expired"], now_ms: int) -> None:
         if _protective(order):
-            self._touch(order.symbol)
+            self._stop_may_leave(order)
         order.status = status
         order.updated_ms = now_ms
         self._hold(order)
@@ -1025,12 +1039,12 @@ class Book:
     def _store(self, order: Order) -> None:
         key = (order.channel, order.id)
         replaced = self.orders.get(key)
-        if replaced is not None and _protective(replaced):
+        if replaced is not None and self._stops.get(key) is replaced:
             self._touch(replaced.symbol)
-            self._stops.get(replaced.symbol, {}).pop(key, None)
+            del self._stops[key]
+            self._cover[(replaced.symbol, replaced.side)].remove(replaced)
         if _protective(order):
-            self._touch(order.symbol)
-            self._stops.setdefault(order.symbol, {})[key] = order
+            self._stop_placed(key, order)
         self.orders[key] = order
         self._live[key] = order
         if replaced is None:
@@ -1087,6 +1101,29 @@ class Book:
         if position.quantity > 0:
             return position.entry_price * (1 + self.taker_fee) / (1 - self.taker_fee)
         return position.entry_price * (1 - self.taker_fee) / (1 + self.taker_fee)
+
+
+class _Cover:
+    """What the open protective stops on one side of one symbol cover: the sum of the
+    reduce-only ones' sizes, and how many close the whole position."""
+
+    __slots__ = ("closing", "quantity")
+
+    def __init__(self) -> None:
+        self.quantity = ZERO
+        self.closing = 0
+
+    def add(self, order: Order) -> None:
+        if order.close_position:
+            self.closing += 1
+        else:
+            self.quantity += order.quantity
+
+    def remove(self, order: Order) -> None:
+        if order.close_position:
+            self.closing -= 1
+        else:
+            self.quantity -= order.quantity
 
 
 def _protective(order: Order) -> bool:
