@@ -344,6 +344,43 @@ class ChaosController:
         if sections:
             raise AssertionError("\n".join(sections))
 
+    def assert_state_reconciled(self) -> None:
+        """The bot's view of its orders and positions is the exchange's, now: for every order
+        (status and filled amount) and position (size and side), the last thing that reached
+        the bot about it (a stream message actually delivered, or a REST answer showing it)
+        agrees with the venue. Fails naming each order or position and both views: a fill or
+        a cancel missed in a stream's gap that the bot never re-read over REST.
+
+        Orders are checked on a venue once an order update reached the bot from its streams,
+        positions once a position update did; a test in which none did fails: it checked
+        nothing."""
+        __tracebackhide__ = True
+        from pytest_exchange_chaos._reconcile import reconcile
+        from pytest_exchange_chaos.streams import StreamHub
+
+        hub = StreamHub.existing(self._engine)
+        records = hub.records if hub is not None else []
+        verdict = reconcile(self._engine.venues, records, self._engine.journal, self.now())
+        if verdict.problems:
+            raise AssertionError(
+                f"the bot's view of {len(verdict.problems)} order(s)/position(s) is not the exchange's "
+                "(the last stream message or REST answer that reached the bot, against the venue now):\n"
+                + "\n".join(verdict.problems)
+                + "\nAfter a gap in a stream (a reconnect, a stall, a dropped message), re-read the orders "
+                "and positions over REST (fetch_order, fetch_open_orders, fetch_positions)"
+            )
+        if verdict.checked == 0:
+            streams = (
+                f"{verdict.delivered} stream message(s) reached it ({', '.join(verdict.kinds)})"
+                if verdict.delivered
+                else "no stream message ever reached it"
+            )
+            raise AssertionError(
+                "assert_state_reconciled() checked nothing: no order or position update from a stream "
+                f"reached the bot ({streams}). Watch them (ccxt.pro's watch_orders(), watch_positions()) "
+                "before trading, or leave this check out of a test without streams"
+            )
+
     def _nothing_opened(self, argument: str, value: object) -> str | None:
         """Why a timed protection check checked nothing (no position was ever opened)."""
         opened = 0

@@ -694,6 +694,10 @@ class BybitVenue(BookVenue):
     # ------------------------------------------------------------------ positions, settings
 
     def _positions(self, params: Params) -> Any:
+        if text(params, "category") == "inverse":
+            # The account holds no inverse contracts, and Bybit lists them without a symbol:
+            # ccxt.pro's watch_positions loads both lists before its first update.
+            return {"category": "inverse", "list": [], "nextPageCursor": ""}
         self._linear_category(params)
         instrument = self._instrument(params, required=False)
         if instrument is None and not (text(params, "settleCoin") or text(params, "baseCoin")):
