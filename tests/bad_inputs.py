@@ -128,6 +128,33 @@ def _wave_bad() -> dict[str, list[object]]:
     }
 
 
+def _assert_positions_protected(**kwargs: Any) -> None:
+    """``exchange_chaos.assert_positions_protected(**kwargs)`` on a venue holding one long with
+    its stop placed at once: the valid call passes, so only the arguments can fail it."""
+    import random
+
+    from pytest_exchange_chaos.clock import ChaosClock
+    from pytest_exchange_chaos.controller import ChaosController
+    from pytest_exchange_chaos.engine import ChaosEngine
+    from pytest_exchange_chaos.schedule import ScheduleRun
+    from pytest_exchange_chaos.venues import VenueContext
+    from pytest_exchange_chaos.venues._records import OrderRequest
+    from pytest_exchange_chaos.venues.binance import BinanceUsdmVenue
+
+    clock = ChaosClock("virtual")
+    venue = BinanceUsdmVenue(VenueContext(now=clock.now, wall_time=clock.wall_time, rng=random.Random(0)))
+    venue.book.place(OrderRequest("BTCUSDT", "buy", "market", quantity="0.01"))
+    venue.book.place(
+        OrderRequest(
+            "BTCUSDT", "sell", "stop_market", quantity="0.01", trigger_price="50000", reduce_only=True
+        )
+    )
+    engine = ChaosEngine(
+        venues=[venue], schedule=ScheduleRun(random.Random(0), ()), clock=clock, rng=random.Random(0)
+    )
+    ChaosController(engine, seed=0).assert_positions_protected(**kwargs)
+
+
 def _entries() -> list[Entry]:
     gateway = faults.bad_gateway()
     entries = [
@@ -329,6 +356,15 @@ def _entries() -> list[Entry]:
             waves_from_log,
             {"path_or_lines": AWARE_LOG, "time_format": "%Y-%m-%d %H:%M:%S%z"},
             {"start": [datetime(2024, 3, 12, 5, 15), "2024-03-12 05:15:00"]},
+        ),
+        Entry(
+            "ChaosController.assert_positions_protected",
+            _assert_positions_protected,
+            {"max_unprotected": "30s"},
+            {
+                "within": [*(x for x in DURATIONS if x is not None), Budget(attempts=5)],
+                "max_unprotected": [*(x for x in DURATIONS if x is not None), Budget(attempts=5)],
+            },
         ),
     ]
     # Every fault function, even one without arguments, refuses an argument it does not take.

@@ -413,3 +413,79 @@ def test_the_tracked_state_agrees_with_every_open_order_read_afresh(kind: type[A
         seen["covered"] += len(venue.positions()) - len(open_spans)
     assert venue.positions_opened() > 3
     assert min(seen.values()) > 20, seen
+
+
+# ------------------------------------------------------------- the report, the summary, the timeline
+
+LATE_STOP_SUITE = """
+import ccxt
+import pytest
+
+from pytest_exchange_chaos import Burst, faults
+
+SYMBOL = "BTC/USDT:USDT"
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(count=3, fault=faults.bad_gateway(), intent="stop_loss"))
+async def test_the_stop_comes_a_minute_late(binance):
+    await binance.load_markets()
+    await binance.create_order(SYMBOL, "market", "buy", 0.01)
+    for _ in range(5):
+        try:
+            await binance.create_order(SYMBOL, "STOP_MARKET", "sell", 0.01, None, {"stopPrice": 55000, "reduceOnly": True})
+            break
+        except ccxt.NetworkError:
+            await binance.sleep(20_000)
+    await binance.create_order("ETH/USDT:USDT", "market", "sell", 0.1)
+    await binance.sleep(90_000)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_no_position(binance):
+    await binance.fetch_time()
+"""
+
+
+def test_the_report_summary_and_timeline_show_each_positions_time_without_a_stop(
+    chaos_pytester: pytest.Pytester,
+) -> None:
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    chaos_pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text(encoding="utf-8"))
+    chaos_pytester.makepyfile(test_suite=LATE_STOP_SUITE)
+    result = chaos_pytester.runpytest("--chaos-report=report.json", "--chaos-timeline=timeline.svg")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "unprotected positions (time without a covering stop-loss): 2",
+            "  test_suite.py::test_the_stop_comes_a_minute_late: short 0.1 ETH/USDT:USDT on binanceusdm "
+            "unprotected for 1m30.*, still unprotected at the end",
+            "  test_suite.py::test_the_stop_comes_a_minute_late: long 0.01 BTC/USDT:USDT on binanceusdm "
+            "unprotected for 1m00.*",
+        ]
+    )
+    document = json.loads((chaos_pytester.path / "report.json").read_text(encoding="utf-8"))
+    schema = json.loads(
+        (Path(__file__).parents[1] / "docs" / "reference" / "report.schema.json").read_text(encoding="utf-8")
+    )
+    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+    tests = {t["nodeid"].split("::")[1]: t for t in document["tests"]}
+    assert tests["test_no_position"]["unprotected"] == []
+    long_, short = tests["test_the_stop_comes_a_minute_late"]["unprotected"]
+    assert (long_["symbol"], long_["side"], long_["size"], long_["still_unprotected"]) == (
+        "BTC/USDT:USDT",
+        "long",
+        0.01,
+        False,
+    )
+    assert long_["seconds"] == pytest.approx(60, abs=1) and len(long_["intervals"]) == 1
+    assert long_["text"].startswith("long 0.01 BTC/USDT:USDT on binanceusdm unprotected for 1m00")
+    assert short["still_unprotected"] and short["intervals"][0]["end"] is None
+    svg = (chaos_pytester.path / "timeline.svg").read_text(encoding="utf-8")
+    assert ">no stop</text>" in svg and "position without a stop" in svg
+    assert "<title>long 0.01 BTC/USDT:USDT on binanceusdm unprotected for 1m00" in svg
