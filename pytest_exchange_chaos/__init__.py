@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pytest_exchange_chaos.errors import UnservedRequestError
     from pytest_exchange_chaos.journal import JournalRecord, Operation
     from pytest_exchange_chaos.logreplay import waves_from_log
+    from pytest_exchange_chaos.naked_time import UnprotectedInterval
     from pytest_exchange_chaos.schedule import Burst, Wave
 
 __version__ = "0.1.0"
@@ -28,6 +29,7 @@ __all__ = [
     "ChaosController",
     "JournalRecord",
     "Operation",
+    "UnprotectedInterval",
     "UnservedRequestError",
     "Wave",
     "__version__",
@@ -44,6 +46,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "ChaosController": ("pytest_exchange_chaos.controller", "ChaosController"),
     "JournalRecord": ("pytest_exchange_chaos.journal", "JournalRecord"),
     "Operation": ("pytest_exchange_chaos.journal", "Operation"),
+    "UnprotectedInterval": ("pytest_exchange_chaos.naked_time", "UnprotectedInterval"),
     "UnservedRequestError": ("pytest_exchange_chaos.errors", "UnservedRequestError"),
     "Wave": ("pytest_exchange_chaos.schedule", "Wave"),
     "faults": ("pytest_exchange_chaos.faults", None),
