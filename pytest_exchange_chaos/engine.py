@@ -15,7 +15,7 @@ from pytest_exchange_chaos._redact import redact_all_query_values
 from pytest_exchange_chaos.clock import ChaosClock
 from pytest_exchange_chaos.faults import Fault, FaultContext
 from pytest_exchange_chaos.faults._base import reason_phrase
-from pytest_exchange_chaos.journal import JournalRecord, redact_url
+from pytest_exchange_chaos.journal import JournalRecord, OperationTracker, redact_url
 from pytest_exchange_chaos.outcome import ClientTimeouts, Outcome
 from pytest_exchange_chaos.schedule import ScheduleRun
 from pytest_exchange_chaos.venues.base import Call, ExchangeRequest, Venue, VenueReply
@@ -90,6 +90,9 @@ class ChaosEngine:
         self.deciders = list(deciders)
         self.observers = list(observers)
         self.journal: list[JournalRecord] = []
+        # Which logical operation each request belongs to, as it arrives (per-operation
+        # bursts need its attempt number): group_operations replays the same rule.
+        self._operations = OperationTracker(remember=False)
         self.unserved: list[UnservedRequest] = []
         self.allowed_hosts = tuple(host.lower() for host in allowed_hosts)
         self._venue_by_host = {host: venue for venue in self.venues for host in venue.hosts}
@@ -122,11 +125,23 @@ class ChaosEngine:
             unserved = UnservedRequest(now, request.method, redact_url(request.url), request.client)
             self.unserved.append(unserved)
             return Outcome(network="unserved", message=unserved.describe())
-        missing = venue.not_simulated(request)
-        if missing is not None:
-            return self._refuse_not_simulated(now, request, missing)
         call = venue.classify(request)
-        fault = self._decide(request, call, now)
+        order = call.order
+        if order is not None:
+            key: tuple[object, ...] = (call.venue, call.intent, call.symbol, *order.key)
+            operation, attempt = self._operations.attempt(
+                key,
+                now,
+                call.venue,
+                call.intent,
+                call.symbol,
+                client_order_id=order.client_order_id,
+                is_order=True,
+            )
+        else:
+            key = (call.venue, call.intent, call.symbol, call.endpoint)
+            operation, attempt = self._operations.attempt(key, now, call.venue, call.intent, call.symbol)
+        fault = self._decide(request, call, now, attempt)
         reply: VenueReply | None = None
         if fault is None or fault.executes:
             reply = venue.execute(request, call)
@@ -140,39 +155,21 @@ class ChaosEngine:
             )
         else:
             outcome = fault.outcome(FaultContext(request, venue, timeouts, self.rng, reply))
-        record = self._record(now, request, call, fault, reply, outcome)
+        record = self._record(now, request, call, fault, reply, outcome, key)
         self.journal.append(record)
+        self._operations.answered(key, operation, record)
         if fault is not None:
             injected = InjectedFault(fault, request, call, record)
             for observe in self.observers:
                 observe(injected)
         return outcome
 
-    def _refuse_not_simulated(self, now: float, request: ExchangeRequest, missing: str) -> Outcome:
-        """A served host, a path its venue does not simulate: refused, and the test fails, rather
-        than a made-up 404 that ccxt would raise as a retryable outage."""
-        from pytest_exchange_chaos._network_guard import Refusal
-        from pytest_exchange_chaos.errors import NOT_SIMULATED_REASON, VENUE_HELP
-
-        what = f"{missing} (sent with {request.client})"
-        refusal = Refusal(
-            now,
-            request.method,
-            redact_url(request.url),
-            request.client,
-            what=what,
-            reason=NOT_SIMULATED_REASON,
-            help=VENUE_HELP,
-        )
-        self.unserved.append(refusal)
-        return Outcome(network="unserved", message=what)
-
-    def _decide(self, request: ExchangeRequest, call: Call, now: float) -> Fault | None:
+    def _decide(self, request: ExchangeRequest, call: Call, now: float, attempt: int) -> Fault | None:
         for decide in self.deciders:
             fault = decide(request, call, now)
             if fault is not None:
                 return fault
-        return self.schedule.decide(call, now)
+        return self.schedule.decide(call, now, attempt)
 
     def _record(
         self,
@@ -182,6 +179,7 @@ class ChaosEngine:
         fault: Fault | None,
         reply: VenueReply | None,
         outcome: Outcome,
+        operation_key: tuple[object, ...],
     ) -> JournalRecord:
         order = call.order
         # The client saw an acknowledgement only if the venue accepted and that answer got through.
@@ -191,10 +189,6 @@ class ChaosEngine:
             and outcome.status == reply.status
             and (fault is None or outcome.body == reply.body)
         )
-        if order is not None:
-            operation_key: tuple[object, ...] = (call.venue, call.intent, call.symbol, *order.key)
-        else:
-            operation_key = (call.venue, call.intent, call.symbol, call.endpoint)
         return JournalRecord(
             t=now,
             method=request.method,

@@ -75,9 +75,10 @@ def test_the_naive_bot_fails_its_retry_budget_with_a_traders_report(chaos_pytest
     result.stdout.fnmatch_lines(
         [
             f"*retry budget broken by * operation(s) (seed {SEED}):*",
-            "*stop-loss sell * on binanceusdm, first tried at +*: never acknowledged (1 attempt over 0.0 s, "
-            "faults: bad_gateway); budget 5 attempts / 60 s*",
+            "*stop-loss sell * on binanceusdm, first tried at +*: never acknowledged, the bot gave up after "
+            "1 attempt (1 attempt over 0.0 s, faults: bad_gateway); budget 5 attempts / 60 s*",
             "*attempt 1 at +*: bad_gateway (502)*",
+            "*the bot gave up after 1 attempt: it sent nothing more for it in the * that followed*",
         ]
     )
     assert "entry" not in "".join(line for line in result.stdout.lines if "never acknowledged" in line)
