@@ -95,11 +95,28 @@ def refusal_message(unserved: Sequence[UnservedRequest]) -> str:
 def refuse_websocket(engine: ChaosEngine, url: str, api: str) -> UnservedRequestError:
     """Record a websocket the test may not open, and the error its client raises."""
     shown = redact_all_query_values(url)
+    reason = _websocket_reason(engine)
     refusal = Refusal(
-        engine.clock.now(), "GET", shown, api, what=f"a websocket to {shown} ({api})", reason=WEBSOCKET_REASON
+        engine.clock.now(), "GET", shown, api, what=f"a websocket to {shown} ({api})", reason=reason
     )
     engine.unserved.append(refusal)
-    return UnservedRequestError(refusal.describe(), reason=WEBSOCKET_REASON, help=COVERAGE_HELP)
+    return UnservedRequestError(refusal.describe(), reason=reason, help=COVERAGE_HELP)
+
+
+def _websocket_reason(engine: ChaosEngine) -> str:
+    # Imported here: the streams load only once a websocket is opened.
+    from pytest_exchange_chaos.streams import stream_server_class
+
+    hosts = sorted(
+        {h for v in engine.venues if (cls := stream_server_class(v)) is not None for h in cls.hosts}
+    )
+    if not hosts:
+        return WEBSOCKET_REASON
+    return (
+        "no simulated venue streams from this host, so a chaos test refuses the websocket (the venues "
+        f"stream from {', '.join(hosts)}, where ccxt.pro's watch_* methods connect by themselves). "
+        "Point the bot at one of those, or allow the host for a local websocket server"
+    )
 
 
 def _text(host: object) -> str:

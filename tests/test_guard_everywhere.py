@@ -152,7 +152,8 @@ WAYS_OUT = {
         "    async with aiohttp.ClientSession() as session:\n"
         "        await session.ws_connect('wss://ws.kraken.com/')\n"
         "asyncio.run(listen())",
-        "a websocket to wss://ws.kraken.com/ (aiohttp ws_connect): websockets are not simulated yet*",
+        "a websocket to wss://ws.kraken.com/ (aiohttp ws_connect): no simulated venue streams from this "
+        "host*",
     ),
     "aiohttp-ws-venue": (
         "import asyncio, aiohttp\n"
@@ -160,8 +161,8 @@ WAYS_OUT = {
         "    async with aiohttp.ClientSession() as session:\n"
         "        await session.ws_connect('wss://fapi.binance.com/ws/btcusdt@markPrice')\n"
         "asyncio.run(listen())",
-        "a websocket to wss://fapi.binance.com/ws/btcusdt@markPrice (aiohttp ws_connect): websockets are "
-        "not simulated yet*",
+        "a websocket to wss://fapi.binance.com/ws/btcusdt@markPrice (aiohttp ws_connect): no simulated "
+        "venue streams from this host*",
     ),
 }
 

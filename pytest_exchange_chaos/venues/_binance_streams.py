@@ -116,6 +116,9 @@ class BinanceUsdmStreams(StreamServer):
             raise StreamRefused(
                 400, f"Invalid listenKey {key[:6]}...: create one with POST /fapi/v1/listenKey"
             )
+        if not any(c.private for c in self.connections):
+            # Binance never replays what happened while no user stream was open.
+            self._catch_up()
         connection.private = True
         connection.state["listen_key"] = key
         connection.subscribe(_USER, _USER)
