@@ -290,6 +290,17 @@ _COLUMNS = (
 """The operations table's columns: heading, alignment and width (the heading's own)."""
 
 
+def summary_header() -> str:
+    """The operations table's header line, as the terminal summary prints it."""
+    return summary_row([name for name, _, _ in _COLUMNS])
+
+
+def summary_row(cells: Sequence[object]) -> str:
+    """One line of the operations table: an intent and its six figures, laid out under the header."""
+    laid_out = (f"{cell:{align}{width}}" for cell, (_, align, width) in zip(cells, _COLUMNS, strict=True))
+    return "  " + "  ".join(laid_out)
+
+
 def _unprotected(controller: ChaosController) -> list[dict[str, Any]]:
     from pytest_exchange_chaos.naked_time import by_position
 
@@ -340,7 +351,7 @@ def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
             by_intent.setdefault(op["intent"], []).append(op)
     if by_intent:
         lines.append("operations by intent:")
-        lines.append("  " + "  ".join(f"{name:{align}{width}}" for name, align, width in _COLUMNS))
+        lines.append(summary_header())
         for intent in sorted(by_intent):
             ops = by_intent[intent]
             ok = [op for op in ops if op["succeeded"]]
@@ -354,9 +365,7 @@ def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
                 _seconds(_median(to_success)) if to_success else "-",
                 _seconds(max(to_success)) if to_success else "-",
             )
-            lines.append(
-                "  " + "  ".join(f"{cell:{a}{w}}" for cell, (_, a, w) in zip(cells, _COLUMNS, strict=True))
-            )
+            lines.append(summary_row(cells))
 
     budgeted = [e for e in entries if e["verdicts"]]
     if budgeted:
