@@ -15,6 +15,15 @@ UNSERVED_REASON = (
 )
 
 
+NOT_SIMULATED_REASON = (
+    "the simulated venue serves this host but not this endpoint, and a made-up 404 would reach the "
+    "bot as an outage it retries. Call an endpoint the venue simulates, or serve this one with a "
+    "venue of your own (pytest_exchange_chaos_venues hook)"
+)
+VENUE_HELP = "see docs/howto/venues.md#what-each-venue-simulates"
+_NOT_SIMULATED = " is not simulated (sent with "
+
+
 class UnservedRequestError(BaseException):
     """A chaos test sent a request that no simulated venue serves, or tried to reach the network
     another way (a raw socket, urllib, a child process).
@@ -25,6 +34,9 @@ class UnservedRequestError(BaseException):
     """
 
     def __init__(self, description: str, *, reason: str = UNSERVED_REASON, help: str = GUARD_HELP) -> None:
+        if reason is UNSERVED_REASON and _NOT_SIMULATED in description:
+            # A venue's own refusal (Venue.not_simulated), raised by whichever transport sent it.
+            reason, help = NOT_SIMULATED_REASON, VENUE_HELP
         # Whatever built the description, the message never shows a credential.
         super().__init__(f"exchange-chaos refused {redact_text(description)}: {reason}; {help}")
 

@@ -585,7 +585,7 @@ def test_error_reply_for_injected_faults() -> None:
 
 
 def test_the_plugin_ships_the_venue() -> None:
-    assert [cls.id for cls in builtin_venues()] == ["binanceusdm", "bybit"]
+    assert [cls.id for cls in builtin_venues()] == ["binanceusdm", "binance", "bybit"]
 
 
 # --------------------------------------------------------------------------- hosts
@@ -732,7 +732,7 @@ MARKET_BUY = {**LINEAR, "side": "Buy", "orderType": "Market", "qty": "0.01"}
         ("POST", "/v5/order/create", {**MARKET_BUY, "qty": "0"}, 10001),
         ("POST", "/v5/order/create", {**MARKET_BUY, "qty": "500"}, 10001),
         ("POST", "/v5/order/create", {**MARKET_BUY, "qty": "abc"}, 10001),
-        ("POST", "/v5/order/create", {**MARKET_BUY, "category": "spot"}, 10001),
+        ("POST", "/v5/order/create", {**MARKET_BUY, "category": "inverse"}, 10001),
         ("POST", "/v5/order/create", {**MARKET_BUY, "category": ""}, 10001),
         ("POST", "/v5/order/create", {**MARKET_BUY, "symbol": ""}, 10001),
         (
@@ -845,7 +845,8 @@ def test_position_settings_and_order_upkeep_without_ccxt() -> None:
     assert rows("GET", "/v5/execution/list", {**LINEAR, "orderLinkId": "l-1"}) == []
     assert rows("GET", "/v5/execution/list", {**LINEAR, "execType": "Funding"}) == []
     assert len(rows("GET", "/v5/market/kline", {**LINEAR, "interval": "D", "start": 0, "limit": 2})) == 2
-    assert rows("GET", "/v5/market/tickers", {"category": "spot"}) == []
+    spot_tickers = rows("GET", "/v5/market/tickers", {"category": "spot"})
+    assert [r["symbol"] for r in spot_tickers] == ["BTCUSDT", "ETHUSDT", "XRPUSDT", "DOGEUSDT"]
     spot = rows("GET", "/v5/market/instruments-info", {"category": "spot", "symbol": "ETHUSDT"})
     assert [r["symbol"] for r in spot] == ["ETHUSDT"]
 

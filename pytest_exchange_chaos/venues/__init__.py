@@ -6,6 +6,7 @@ from pytest_exchange_chaos.venues.base import (
     INTENTS,
     Call,
     ExchangeRequest,
+    InstrumentView,
     Intent,
     OrderTicket,
     OrderView,
@@ -19,6 +20,7 @@ __all__ = [
     "INTENTS",
     "Call",
     "ExchangeRequest",
+    "InstrumentView",
     "Intent",
     "OrderTicket",
     "OrderView",
@@ -34,6 +36,7 @@ def builtin_venues() -> list[type[Venue]]:
     """The venues every chaos test gets. Imported on first use: a suite that never runs a chaos
     test never pays for building instrument tables."""
     from pytest_exchange_chaos.venues.binance import BinanceUsdmVenue
+    from pytest_exchange_chaos.venues.binance_spot import BinanceSpotVenue
     from pytest_exchange_chaos.venues.bybit import BybitVenue
 
-    return [BinanceUsdmVenue, BybitVenue]
+    return [BinanceUsdmVenue, BinanceSpotVenue, BybitVenue]

@@ -8,12 +8,24 @@ drawn), so reading the market never changes the venue's state or its seeded sequ
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pytest_exchange_chaos.venues._binance_payloads import fmt, plain
-from pytest_exchange_chaos.venues._book import Book
 from pytest_exchange_chaos.venues._instruments import Instrument
+from pytest_exchange_chaos.venues._records import MarkStats
+
+
+class Book(Protocol):
+    """What the market data reads of a book, derivatives or spot: marks and the day's stats."""
+
+    @property
+    def marks(self) -> dict[str, Decimal]: ...
+
+    @property
+    def stats(self) -> dict[str, MarkStats]: ...
+
 
 __all__ = [
     "book_ticker",
@@ -124,7 +136,7 @@ def _futures_symbol(instrument: Instrument) -> dict[str, Any]:
     }
 
 
-def exchange_info(book: Book, server_ms: int) -> dict[str, Any]:
+def exchange_info(instruments: Iterable[Instrument], server_ms: int) -> dict[str, Any]:
     return {
         "timezone": "UTC",
         "serverTime": server_ms,
@@ -136,7 +148,7 @@ def exchange_info(book: Book, server_ms: int) -> dict[str, Any]:
             {"asset": "BTC", "marginAvailable": True, "autoAssetExchange": "-0.10000000"},
             {"asset": "BNB", "marginAvailable": True, "autoAssetExchange": "-10"},
         ],
-        "symbols": [_futures_symbol(instrument) for instrument in book.instruments.values()],
+        "symbols": [_futures_symbol(instrument) for instrument in instruments],
     }
 
 
@@ -197,29 +209,19 @@ def _spot_symbol(base: str, tick: Decimal, step: Decimal) -> dict[str, Any]:
     }
 
 
-def spot_exchange_info(book: Book, server_ms: int) -> dict[str, Any]:
-    # Spot trades finer than the perpetual: a tenth of the tick, a hundredth of the step.
-    symbols = [
-        _spot_symbol(
-            instrument.base,
-            instrument.tick_size / 10,
-            max(instrument.step_size / 100, Decimal("0.00001")),
-        )
-        for instrument in book.instruments.values()
-    ]
-    symbols.append(_spot_symbol("BNB", Decimal("0.01"), Decimal("0.001")))
+def spot_exchange_info(pairs: Iterable[Instrument], server_ms: int) -> dict[str, Any]:
     return {
         "timezone": "UTC",
         "serverTime": server_ms,
         "rateLimits": _RATE_LIMITS,
         "exchangeFilters": [],
-        "symbols": symbols,
+        "symbols": [_spot_symbol(pair.base, pair.tick_size, pair.step_size) for pair in pairs],
     }
 
 
-def margin_pairs(book: Book, *, isolated: bool) -> list[dict[str, Any]]:
+def margin_pairs(instruments: Iterable[Instrument], *, isolated: bool) -> list[dict[str, Any]]:
     pairs = []
-    for index, instrument in enumerate(book.instruments.values()):
+    for index, instrument in enumerate(instruments):
         entry: dict[str, Any] = {
             "symbol": f"{instrument.base}USDT",
             "base": instrument.base,
@@ -285,11 +287,11 @@ def dapi_exchange_info(server_ms: int) -> dict[str, Any]:
     }
 
 
-def coins(book: Book) -> list[dict[str, Any]]:
+def coins(instruments: Iterable[Instrument]) -> list[dict[str, Any]]:
     """``/sapi/v1/capital/config/getall``: every asset the instruments use, on one network."""
     names = {"USDT": "TetherUS", "BTC": "Bitcoin", "ETH": "Ethereum", "BNB": "BNB"}
     assets = ["USDT", "BTC", "ETH", "BNB"]
-    assets += [i.base for i in book.instruments.values() if i.base not in assets]
+    assets += [i.base for i in instruments if i.base not in assets]
     result = []
     for asset in assets:
         network = "BSC" if asset not in ("BTC", "ETH") else asset

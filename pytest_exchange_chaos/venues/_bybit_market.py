@@ -14,21 +14,24 @@ from typing import Any
 from pytest_exchange_chaos.venues._book import Book
 from pytest_exchange_chaos.venues._bybit_payloads import fmt, plain
 from pytest_exchange_chaos.venues._instruments import Instrument
+from pytest_exchange_chaos.venues._spot import SpotBook
 
 __all__ = [
     "INTERVAL_MS",
+    "SPOT_LISTING",
     "coins",
     "instruments_info",
     "kline",
     "orderbook",
     "risk_limits",
+    "spot_ticker",
     "ticker",
 ]
 
 _FUNDING_RATE = "0.0001"
 _FUNDING_INTERVAL_MS = 8 * 3600 * 1000
 # Spot pairs ccxt loads next to the perpetuals: base, tick, base precision, min qty.
-_SPOT = (
+SPOT_LISTING: tuple[tuple[str, str, str, str], ...] = (
     ("BTC", "0.1", "0.000001", "0.000048"),
     ("ETH", "0.01", "0.00001", "0.00062"),
     ("XRP", "0.0001", "0.01", "0.83"),
@@ -160,7 +163,7 @@ def instruments_info(book: Book, category: str, *, symbol: str | None, status: s
     elif category == "linear":
         rows = [_linear(book, i) for i in book.instruments.values()]
     elif category == "spot":
-        rows = [_spot(*row) for row in _SPOT]
+        rows = [_spot(*row) for row in SPOT_LISTING]
     elif category == "inverse":
         rows = [_inverse(*row) for row in _INVERSE]
     else:
@@ -253,6 +256,32 @@ def ticker(book: Book, instrument: Instrument, server_ms: int) -> dict[str, Any]
         "preOpenPrice": "",
         "preQty": "",
         "curPreListingPhase": "",
+    }
+
+
+def spot_ticker(spot: SpotBook, pair: Instrument) -> dict[str, Any]:
+    """A ``/v5/market/tickers?category=spot`` row."""
+    stats = spot.stats[pair.id]
+    last = spot.marks[pair.id]
+    places = pair.price_precision
+    half_tick = pair.tick_size / 2
+    bid = ((last - half_tick) / pair.tick_size).to_integral_value(ROUND_FLOOR) * pair.tick_size
+    ask = ((last + half_tick) / pair.tick_size).to_integral_value(ROUND_CEILING) * pair.tick_size
+    change = (last - stats.open) / stats.open if stats.open else Decimal(0)
+    return {
+        "symbol": pair.id,
+        "bid1Price": fmt(bid, places),
+        "bid1Size": plain(_level_qty(pair, last, 0, "b")),
+        "ask1Price": fmt(ask, places),
+        "ask1Size": plain(_level_qty(pair, last, 0, "a")),
+        "lastPrice": fmt(last, places),
+        "prevPrice24h": fmt(stats.open, places),
+        "price24hPcnt": fmt(change, 4),
+        "highPrice24h": fmt(stats.high, places),
+        "lowPrice24h": fmt(stats.low, places),
+        "turnover24h": plain(stats.quote_volume),
+        "volume24h": plain(stats.volume),
+        "usdIndexPrice": fmt(last, places),
     }
 
 

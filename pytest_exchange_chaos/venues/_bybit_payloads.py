@@ -13,6 +13,7 @@ from typing import Any
 from pytest_exchange_chaos.venues._book import Book
 from pytest_exchange_chaos.venues._instruments import Instrument
 from pytest_exchange_chaos.venues._records import Fill, Order
+from pytest_exchange_chaos.venues._spot import SpotBook
 
 __all__ = [
     "PROTECTION_TYPES",
@@ -209,8 +210,8 @@ def position_row(book: Book, instrument: Instrument, *, stop_loss: str, take_pro
     return row
 
 
-def wallet_balance(book: Book) -> dict[str, Any]:
-    """The unified trading account: one USDT collateral coin."""
+def wallet_balance(book: Book, spot: SpotBook | None = None) -> dict[str, Any]:
+    """The unified trading account: the USDT collateral coin, then each coin spot bought."""
     account = book.account()
     equity = account.margin_balance
     im_rate = account.initial_margin / equity if equity > 0 else ZERO
@@ -233,10 +234,38 @@ def wallet_balance(book: Book) -> dict[str, Any]:
         "totalPositionIM": plain(account.position_initial_margin),
         "walletBalance": plain(account.wallet_balance),
         "cumRealisedPnl": plain(sum((f.realized_pnl - f.commission for f in book.fills), ZERO)),
-        "locked": "0",
+        "locked": plain(spot.locked(account.asset)) if spot is not None else "0",
         "marginCollateral": True,
         "coin": account.asset,
     }
+    coins = [coin]
+    for asset in spot.assets() if spot is not None else ():
+        if spot is None or asset == account.asset:
+            continue
+        held = spot.total(asset)
+        value = held * spot.price_of(asset)
+        coins.append(
+            {
+                "availableToBorrow": "",
+                "bonus": "0",
+                "accruedInterest": "0",
+                "availableToWithdraw": "",
+                "totalOrderIM": "0",
+                "equity": plain(held),
+                "totalPositionMM": "0",
+                "usdValue": plain(value),
+                "unrealisedPnl": "0",
+                "collateralSwitch": True,
+                "spotHedgingQty": "0",
+                "borrowAmount": "0",
+                "totalPositionIM": "0",
+                "walletBalance": plain(held),
+                "cumRealisedPnl": "0",
+                "locked": plain(spot.locked(asset)),
+                "marginCollateral": True,
+                "coin": asset,
+            }
+        )
     return {
         "list": [
             {
@@ -255,7 +284,7 @@ def wallet_balance(book: Book) -> dict[str, Any]:
                 "accountLTV": "0",
                 "totalMaintenanceMargin": plain(account.maint_margin),
                 "totalMaintenanceMarginByMp": plain(account.maint_margin),
-                "coin": [coin],
+                "coin": coins,
             }
         ]
     }

@@ -13,6 +13,7 @@ __all__ = [
     "BookError",
     "DuplicateClientOrderId",
     "FillOrKillNotFillable",
+    "InsufficientBalance",
     "InsufficientMargin",
     "InvalidLeverage",
     "InvalidOrderParameters",
@@ -121,6 +122,19 @@ class InsufficientMargin(BookError):
 
     def __init__(self, required: Decimal, available: Decimal) -> None:
         super().__init__(f"margin {required} required, {available} available")
+        self.required = required
+        self.available = available
+
+
+class InsufficientBalance(BookError):
+    """A spot order needs more of an asset than the account holds free (not locked by other
+    orders)."""
+
+    kind = "insufficient_balance"
+
+    def __init__(self, asset: str, required: Decimal, available: Decimal) -> None:
+        super().__init__(f"{required} {asset} required, {available} {asset} free")
+        self.asset = asset
         self.required = required
         self.available = available
 

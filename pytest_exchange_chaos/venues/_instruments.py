@@ -18,10 +18,13 @@ from functools import cached_property
 
 __all__ = [
     "INSTRUMENTS",
+    "SPOT_PAIRS",
     "Instrument",
     "LeverageTier",
+    "binance_spot_pairs",
     "decimals",
     "instruments_by_id",
+    "spot_pair",
 ]
 
 # Binance's leverage ladder; a contract's tiers start at its own maximum.
@@ -68,8 +71,15 @@ class Instrument:
 
     @property
     def symbol(self) -> str:
-        """The ccxt unified symbol, e.g. ``BTC/USDT:USDT``."""
+        """The ccxt unified symbol, e.g. ``BTC/USDT:USDT`` (``BTC/USDT`` for a spot pair)."""
+        if not self.settle:
+            return f"{self.base}/{self.quote}"
         return f"{self.base}/{self.quote}:{self.settle}"
+
+    @property
+    def spot(self) -> bool:
+        """A spot pair (no settle asset): balances, not positions."""
+        return not self.settle
 
     @cached_property
     def tiers(self) -> tuple[LeverageTier, ...]:
@@ -165,3 +175,65 @@ INSTRUMENTS: tuple[Instrument, ...] = tuple(_instrument(row) for row in _TABLE)
 
 def instruments_by_id(instruments: Iterable[Instrument] = INSTRUMENTS) -> Mapping[str, Instrument]:
     return {instrument.id: instrument for instrument in instruments}
+
+
+def spot_pair(
+    base: str,
+    *,
+    tick: Decimal,
+    step: Decimal,
+    min_qty: Decimal,
+    min_notional: Decimal,
+    mark: Decimal,
+    max_qty: Decimal = Decimal(9_000_000),
+) -> Instrument:
+    """A spot pair against USDT: no settle asset, no leverage."""
+    return Instrument(
+        id=f"{base}USDT",
+        base=base,
+        tick_size=tick,
+        step_size=step,
+        min_qty=min_qty,
+        max_qty=max_qty,
+        market_max_qty=max_qty,
+        min_notional=min_notional,
+        price_precision=decimals(tick),
+        quantity_precision=decimals(step),
+        mark_price=mark,
+        max_leverage=1,
+        first_bracket_cap=max_qty * mark,
+        settle="",
+    )
+
+
+def _binance_spot(instrument: Instrument) -> Instrument:
+    # Spot trades finer than the perpetual: a tenth of the tick, a hundredth of the step.
+    step = max(instrument.step_size / 100, Decimal("0.00001"))
+    return spot_pair(
+        instrument.base,
+        tick=instrument.tick_size / 10,
+        step=step,
+        min_qty=step,
+        min_notional=Decimal(5),
+        mark=instrument.mark_price,
+    )
+
+
+def binance_spot_pairs(instruments: Iterable[Instrument] = INSTRUMENTS) -> tuple[Instrument, ...]:
+    """Binance's spot pairs: every perpetual's base against USDT, and BNB."""
+    pairs = [_binance_spot(instrument) for instrument in instruments]
+    if not any(pair.base == "BNB" for pair in pairs):
+        pairs.append(
+            spot_pair(
+                "BNB",
+                tick=Decimal("0.01"),
+                step=Decimal("0.001"),
+                min_qty=Decimal("0.001"),
+                min_notional=Decimal(5),
+                mark=Decimal("600.00"),
+            )
+        )
+    return tuple(pairs)
+
+
+SPOT_PAIRS: tuple[Instrument, ...] = binance_spot_pairs()

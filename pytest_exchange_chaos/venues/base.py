@@ -23,6 +23,7 @@ __all__ = [
     "INTENTS",
     "Call",
     "ExchangeRequest",
+    "InstrumentView",
     "Intent",
     "OrderTicket",
     "OrderView",
@@ -311,6 +312,39 @@ class PositionView:
 
 
 @dataclass(frozen=True)
+class InstrumentView:
+    """One instrument a venue lists, with its trading rules and current prices, as the trader
+    reads them (the numbers ccxt's ``market()`` derives from the exchange's own listing)."""
+
+    symbol: str
+    """The ccxt unified symbol: ``BTC/USDT:USDT`` for a perpetual, ``BTC/USDT`` for spot."""
+    id: str
+    """The exchange's own id, e.g. ``BTCUSDT``."""
+    market: Literal["spot", "swap"]
+    """ccxt's market type: ``"spot"`` or ``"swap"`` (a perpetual)."""
+    base: str
+    quote: str
+    settle: str | None
+    """The asset a contract settles in; None for spot."""
+    tick_size: float
+    """The price step: every price must be a multiple of it."""
+    step_size: float
+    """The amount step: every amount must be a multiple of it."""
+    min_amount: float
+    max_amount: float
+    """The largest amount of a limit order (``max_market_amount`` for a market order)."""
+    max_market_amount: float
+    min_notional: float
+    """The smallest order value (amount x price) in the quote asset."""
+    max_leverage: int | None
+    """None for spot."""
+    mark_price: float
+    """Now, as ``set_price`` moved it."""
+    last_price: float
+    """The last traded price; the simulated market trades at the mark."""
+
+
+@dataclass(frozen=True)
 class VenueContext:
     """What a venue may use from its surroundings: the chaos clock and seeded randomness."""
 
@@ -339,6 +373,19 @@ class Venue(ABC):
 
     def serves(self, request: ExchangeRequest) -> bool:
         return request.host in self.hosts
+
+    def not_simulated(self, request: ExchangeRequest) -> str | None:
+        """Why this venue cannot answer a request to a host it serves (``"binance spot POST
+        /api/v3/order/oco is not simulated"``), or None when it can. The engine refuses such a
+        request and fails the test, rather than answer a 404 a bot would retry as an outage."""
+        return None
+
+    def instruments(self) -> list[InstrumentView]:
+        """Every instrument the venue lists, with its filters and current prices."""
+        raise NotImplementedError(
+            f"venue {self.id!r} ({type(self).__name__}) does not list its instruments: "
+            "override instruments() to return InstrumentView objects"
+        )
 
     @abstractmethod
     def classify(self, request: ExchangeRequest) -> Call:
@@ -370,7 +417,9 @@ class Venue(ABC):
         venues track it; a venue of your own that does not raises NotImplementedError, and
         ``assert_positions_protected(max_unprotected=...)`` then fails rather than pass
         unchecked."""
-        raise NotImplementedError(f"venue {self.id!r} does not track the time its positions spent unprotected")
+        raise NotImplementedError(
+            f"venue {self.id!r} does not track the time its positions spent unprotected"
+        )
 
     def positions_opened(self) -> int:
         """How many positions were opened so far (a flip from long to short counts as one)."""

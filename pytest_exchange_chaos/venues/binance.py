@@ -30,11 +30,13 @@ from pytest_exchange_chaos.venues._binance_requests import (
 )
 from pytest_exchange_chaos.venues._book import Book, BookVenue
 from pytest_exchange_chaos.venues._errors import BookError, InvalidLeverage, OrderNotFound
-from pytest_exchange_chaos.venues._instruments import INSTRUMENTS, Instrument
+from pytest_exchange_chaos.venues._instruments import INSTRUMENTS, Instrument, binance_spot_pairs
 from pytest_exchange_chaos.venues._records import Order
+from pytest_exchange_chaos.venues._spot_views import instrument_views
 from pytest_exchange_chaos.venues.base import (
     Call,
     ExchangeRequest,
+    InstrumentView,
     Intent,
     VenueContext,
     VenueReply,
@@ -68,7 +70,9 @@ class _Route:
 
 class BinanceUsdmVenue(BookVenue):
     id = "binanceusdm"
-    hosts = FAPI_HOSTS | DAPI_HOSTS | SPOT_HOSTS
+    hosts = FAPI_HOSTS | DAPI_HOSTS
+    """The spot hosts belong to the ``binance`` venue; this one still answers the spot exchange
+    info and ``sapi`` lists a futures bot loads its markets with when it runs alone."""
 
     def __init__(
         self,
@@ -98,6 +102,18 @@ class BinanceUsdmVenue(BookVenue):
         self._form_cache: dict[str, str] | None = None
 
     # ------------------------------------------------------------------------- Venue API
+
+    def serves(self, request: ExchangeRequest) -> bool:
+        host = request.host
+        return host in self.hosts or host in SPOT_HOSTS
+
+    def not_simulated(self, request: ExchangeRequest) -> str | None:
+        route = _ROUTES.get((request.method.upper(), request.path))
+        if route is not None and request.host in route.hosts:
+            return None
+        path = request.path
+        area = "usdm" if path.startswith("/fapi/") else "coinm" if path.startswith("/dapi/") else "spot"
+        return f"binanceusdm {area} {request.method.upper()} {path} on {request.host} is not simulated"
 
     def classify(self, request: ExchangeRequest) -> Call:
         route = _ROUTES.get((request.method.upper(), request.path))
@@ -142,6 +158,9 @@ class BinanceUsdmVenue(BookVenue):
             return result
         return VenueReply.json(result)
 
+    def instruments(self) -> list[InstrumentView]:
+        return instrument_views(self.book.instruments.values(), self.book.marks)
+
     def error_reply(self, code: int, message: str) -> VenueReply:
         status = {-1003: 429, -1001: 500, -1006: 503, -1007: 408, -2014: 401, -2015: 401}.get(code, 400)
         return VenueReply.json({"code": code, "msg": message}, status, accepted=False, error_code=code)
@@ -178,25 +197,7 @@ class BinanceUsdmVenue(BookVenue):
         return instrument.symbol if instrument is not None else None
 
     def _authenticate(self, request: ExchangeRequest, params: Params, auth: Auth) -> None:
-        if auth == "none":
-            return
-        if not request.header("X-MBX-APIKEY"):
-            raise BinanceReject(-2014, "API-key format invalid.", 401)
-        if auth == "key":
-            return
-        if not params.get("timestamp"):
-            raise missing("timestamp")
-        if not params.get("signature"):
-            raise missing("signature")
-        timestamp = _integer(params, "timestamp")
-        recv_window = _integer(params, "recvWindow") if params.get("recvWindow") else 5000
-        # The chaos clock and ccxt's signing clock agree; the request's own recvWindow is the
-        # tolerance both ways (Binance itself allows only 1 s ahead).
-        server = self._server_ms()
-        if timestamp - server > max(recv_window, 1000):
-            raise BinanceReject(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
-        if server - timestamp > recv_window:
-            raise BinanceReject(-1021, "Timestamp for this request is outside of the recvWindow.")
+        authenticate(request, params, auth, self._server_ms())
 
     def _instrument(self, params: Params, *, required: bool = True) -> Instrument | None:
         symbol = params.get("symbol")
@@ -258,22 +259,24 @@ class BinanceUsdmVenue(BookVenue):
         return {"serverTime": self._server_ms()}
 
     def _exchange_info(self, params: Params) -> Any:
-        return market.exchange_info(self.book, self._server_ms())
+        return market.exchange_info(self.book.instruments.values(), self._server_ms())
 
     def _spot_exchange_info(self, params: Params) -> Any:
-        return market.spot_exchange_info(self.book, self._server_ms())
+        return market.spot_exchange_info(
+            binance_spot_pairs(self.book.instruments.values()), self._server_ms()
+        )
 
     def _dapi_exchange_info(self, params: Params) -> Any:
         return market.dapi_exchange_info(self._server_ms())
 
     def _coins(self, params: Params) -> Any:
-        return market.coins(self.book)
+        return market.coins(self.book.instruments.values())
 
     def _margin_pairs(self, params: Params) -> Any:
-        return market.margin_pairs(self.book, isolated=False)
+        return market.margin_pairs(self.book.instruments.values(), isolated=False)
 
     def _isolated_pairs(self, params: Params) -> Any:
-        return market.margin_pairs(self.book, isolated=True)
+        return market.margin_pairs(self.book.instruments.values(), isolated=True)
 
     def _system_status(self, params: Params) -> Any:
         return {"status": 0, "msg": "normal"}
@@ -611,6 +614,28 @@ class BinanceUsdmVenue(BookVenue):
     def _close_listen_key(self, params: Params) -> Any:
         self._current_listen_key = None
         return {}
+
+
+def authenticate(request: ExchangeRequest, params: Params, auth: Auth, server: int) -> None:
+    """Binance's key and signature checks, against the exchange's clock ``server`` (ms)."""
+    if auth == "none":
+        return
+    if not request.header("X-MBX-APIKEY"):
+        raise BinanceReject(-2014, "API-key format invalid.", 401)
+    if auth == "key":
+        return
+    if not params.get("timestamp"):
+        raise missing("timestamp")
+    if not params.get("signature"):
+        raise missing("signature")
+    timestamp = _integer(params, "timestamp")
+    recv_window = _integer(params, "recvWindow") if params.get("recvWindow") else 5000
+    # The chaos clock and ccxt's signing clock agree; the request's own recvWindow is the
+    # tolerance both ways (Binance itself allows only 1 s ahead).
+    if timestamp - server > max(recv_window, 1000):
+        raise BinanceReject(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if server - timestamp > recv_window:
+        raise BinanceReject(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 def _integer(params: Params, name: str) -> int:

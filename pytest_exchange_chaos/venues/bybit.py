@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from pytest_exchange_chaos.naked_time import UnprotectedInterval
 from pytest_exchange_chaos.venues import _bybit_market as market
 from pytest_exchange_chaos.venues import _bybit_payloads as payloads
 from pytest_exchange_chaos.venues._book import Book, BookVenue, parse_decimal
@@ -31,6 +32,14 @@ from pytest_exchange_chaos.venues._bybit_requests import (
     text,
     trigger_direction,
 )
+from pytest_exchange_chaos.venues._bybit_spot import (
+    BYBIT_SPOT_PAIRS,
+    UnifiedWallet,
+    spot_order_payload,
+    spot_order_request,
+    spot_reject_for,
+    spot_ticket,
+)
 from pytest_exchange_chaos.venues._errors import (
     BookError,
     InsufficientMargin,
@@ -41,11 +50,16 @@ from pytest_exchange_chaos.venues._errors import (
 )
 from pytest_exchange_chaos.venues._instruments import INSTRUMENTS, Instrument
 from pytest_exchange_chaos.venues._records import Order, OrderKind, OrderRequest, Side
+from pytest_exchange_chaos.venues._spot import SpotBook, spot_intent
+from pytest_exchange_chaos.venues._spot_views import instrument_views, spot_naked_intervals
 from pytest_exchange_chaos.venues.base import (
     Call,
     ExchangeRequest,
+    InstrumentView,
     Intent,
     OrderTicket,
+    OrderView,
+    PositionView,
     VenueContext,
     VenueReply,
 )
@@ -101,6 +115,7 @@ class BybitVenue(BookVenue):
         *,
         instruments: tuple[Instrument, ...] = INSTRUMENTS,
         wallet_balance: Decimal | str = "10000",
+        spot_balances: Mapping[str, Decimal | str] | None = None,
     ) -> None:
         super().__init__(context)
         self.ids = BybitIds(context.seed)
@@ -114,6 +129,15 @@ class BybitVenue(BookVenue):
             taker_fee=Decimal("0.00055"),
             maker_fee=Decimal("0.0002"),
         )
+        # Spot on the same unified account: its USDT is the wallet above, its coins its own.
+        self.spot = SpotBook(
+            BYBIT_SPOT_PAIRS,
+            ids=self.ids,
+            wall_ms=self._server_ms,
+            now=context.now,
+            balances={asset: Decimal(amount) for asset, amount in (spot_balances or {}).items()},
+            quote_wallet=UnifiedWallet(self.book),
+        )
         self.margin_mode = "REGULAR_MARGIN"
         self._user_id = self.ids.user_id()
         # Linear orderLinkIds are unique for good, not only among open orders.
@@ -123,10 +147,30 @@ class BybitVenue(BookVenue):
 
     # ------------------------------------------------------------------------- Venue API
 
+    def not_simulated(self, request: ExchangeRequest) -> str | None:
+        key = (request.method.upper(), request.path)
+        route = _ROUTES.get(key)
+        try:
+            category = text(request.params, "category")
+        except ValueError:
+            category = ""
+        market = category or "v5"
+        if route is None:
+            return f"bybit {market} {key[0]} {key[1]} is not simulated"
+        if category == "spot" and key not in _SPOT_ROUTES:
+            return f"bybit spot {key[0]} {key[1]} is not simulated"
+        if key == ("GET", "/v5/position/list") and category == "inverse":
+            return None  # an empty list (see _positions): ccxt.pro's watch_positions asks for it
+        if category in ("inverse", "option") and key[1].startswith(_TRADING_PATHS):
+            return f"bybit {category} {key[0]} {key[1]} is not simulated"
+        return None
+
     def classify(self, request: ExchangeRequest) -> Call:
         route = _ROUTES.get((request.method.upper(), request.path))
         endpoint = request.endpoint
         params = request.params
+        if text(params, "category") == "spot":
+            return self._classify_spot(route, endpoint, params)
         instrument = self._linear_instrument(params)
         symbol = instrument.symbol if instrument is not None else None
         if route is None:
@@ -168,13 +212,35 @@ class BybitVenue(BookVenue):
             return result
         return self._ok(result)
 
+    def instruments(self) -> list[InstrumentView]:
+        linear = instrument_views(self.book.instruments.values(), self.book.marks)
+        return linear + instrument_views(self.spot.instruments.values(), self.spot.marks)
+
     def error_reply(self, code: int, message: str) -> VenueReply:
         body = {"retCode": code, "retMsg": message, "result": {}, "retExtInfo": {}, "time": self._server_ms()}
         return VenueReply.json(body, accepted=False, error_code=code)
 
     def set_price(self, symbol: str, price: float) -> None:
+        if symbol in self.spot._by_symbol:
+            self.spot.set_mark(symbol, price)
+            return
         super().set_price(symbol, price)
         self._activate_pending_protection()
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderView]:
+        linear = [] if symbol in self.spot._by_symbol else super().open_orders(symbol)
+        spot = self.spot.order_views(symbol) if symbol is None or symbol in self.spot._by_symbol else []
+        return linear + spot
+
+    def positions(self) -> list[PositionView]:
+        return super().positions() + self.spot.position_views()
+
+    def unprotected_intervals(self) -> list[UnprotectedInterval]:
+        linear = super().unprotected_intervals()
+        return linear + spot_naked_intervals(self.id, self.spot, self.context.now())
+
+    def positions_opened(self) -> int:
+        return super().positions_opened() + self.spot.positions_opened
 
     # --------------------------------------------------------------------------- plumbing
 
@@ -263,6 +329,112 @@ class BybitVenue(BookVenue):
                 return order
         raise BybitReject(110001, "order not exists or too late to cancel")
 
+    # ---------------------------------------------------------------------------- spot
+
+    def _classify_spot(self, route: _Route | None, endpoint: str, params: Params) -> Call:
+        pair = self.spot.instruments.get(text(params, "symbol"))
+        symbol = pair.symbol if pair is not None else None
+        if route is None:
+            return Call(self.id, "other", endpoint, symbol)
+        if route.intent is not None:
+            return Call(self.id, route.intent, endpoint, symbol)
+        mark = self.spot.marks[pair.id] if pair is not None else Decimal(0)
+        ticket, kind = spot_ticket(params, mark)
+        intent: Intent = spot_intent(kind, ticket.side) if kind is not None else "other"
+        return Call(self.id, intent, endpoint, symbol, ticket)
+
+    def _spot_pair(self, params: Params, *, required: bool = True) -> Instrument | None:
+        symbol = text(params, "symbol")
+        if not symbol:
+            if required:
+                raise BybitReject(10001, "params error: symbol invalid")
+            return None
+        pair = self.spot.instruments.get(symbol)
+        if pair is None:
+            raise BybitReject(10001, "Not supported symbols")
+        return pair
+
+    def _spot_order_from(self, params: Params, *, open_only: bool) -> Order:
+        pair = self._spot_pair(params, required=False)
+        order_id = text(params, "orderId") or None
+        link_id = text(params, "orderLinkId") or None
+        if order_id is None and link_id is None:
+            raise BybitReject(10001, "params error: orderId or orderLinkId is required")
+        for order in reversed(self.spot.all_orders(pair.id if pair is not None else None)):
+            if (order_id is not None and order.id == order_id) or (
+                link_id is not None and order.extra.get("orderLinkId") == link_id
+            ):
+                if open_only and not order.is_open:
+                    break
+                return order
+        raise BybitReject(170213, "Order does not exist.")
+
+    def _spot_create(self, params: Params) -> Any:
+        pair = self._spot_pair(params)
+        assert pair is not None
+        link_id = text(params, "orderLinkId")
+        if link_id and link_id in self._link_ids:
+            raise BybitReject(170141, "Duplicate clientOrderId.")
+        request, quote_quantity = spot_order_request(params, self.spot.marks[pair.id])
+        try:
+            order = self.spot.place(request, quote_quantity=quote_quantity)
+        except BookError as error:
+            raise spot_reject_for(error) from None
+        if link_id:
+            self._link_ids.add(link_id)
+        return self._ok({"orderId": order.id, "orderLinkId": link_id}, order_id=order.id)
+
+    def _spot_cancel(self, params: Params) -> Any:
+        order = self._spot_order_from(params, open_only=True)
+        self.spot.cancel(order.symbol, order_id=order.id)
+        return {"orderId": order.id, "orderLinkId": order.extra.get("orderLinkId", "")}
+
+    def _spot_cancel_all(self, params: Params) -> Any:
+        pair = self._spot_pair(params, required=False)
+        kinds = text(params, "orderFilter")
+        cancelled = []
+        for order in self.spot.open_orders(pair.id if pair is not None else None):
+            if kinds and _spot_filter(order) != kinds:
+                continue
+            self.spot.cancel(order.symbol, order_id=order.id)
+            cancelled.append({"orderId": order.id, "orderLinkId": order.extra.get("orderLinkId", "")})
+        return {"list": cancelled, "success": "1"}
+
+    def _spot_orders(self, params: Params, *, history: bool) -> Any:
+        pair = self._spot_pair(params, required=False)
+        by_id = text(params, "orderId") or None
+        by_link = text(params, "orderLinkId") or None
+        orders = self.spot.all_orders(pair.id if pair is not None else None)
+        if by_id is not None or by_link is not None:
+            orders = [
+                o
+                for o in orders
+                if (by_id is None or o.id == by_id)
+                and (by_link is None or o.extra.get("orderLinkId") == by_link)
+            ]
+        elif history:
+            orders = [o for o in orders if not o.is_open]
+        else:
+            orders = [o for o in orders if o.is_open]
+        kinds = text(params, "orderFilter")
+        status = text(params, "orderStatus")
+        rows = []
+        for order in sorted(orders, key=lambda o: o.created_ms, reverse=True):
+            if kinds and _spot_filter(order) != kinds:
+                continue
+            row = spot_order_payload(order, self.spot.instruments[order.symbol], self.spot)
+            if status and row["orderStatus"] != status:
+                continue
+            rows.append(row)
+        count = min(_integer(params, "limit", 20 if history else 50), 50)
+        return {"category": "spot", "list": rows[:count], "nextPageCursor": ""}
+
+    def _spot_tickers(self, params: Params) -> Any:
+        pair = self._spot_pair(params, required=False)
+        chosen = [pair] if pair is not None else list(self.spot.instruments.values())
+        rows = [market.spot_ticker(self.spot, i) for i in chosen]
+        return {"category": "spot", "list": rows}
+
     # ------------------------------------------------------------------ market data
 
     def _time(self, params: Params) -> Any:
@@ -281,6 +453,8 @@ class BybitVenue(BookVenue):
         category = text(params, "category")
         if not category:
             raise BybitReject(10001, "params error: category invalid")
+        if category == "spot":
+            return self._spot_tickers(params)
         rows: list[dict[str, Any]] = []
         if category == "linear":
             instrument = self._instrument(params, required=False)
@@ -374,7 +548,7 @@ class BybitVenue(BookVenue):
         account_type = text(params, "accountType")
         if account_type != "UNIFIED":
             raise BybitReject(10001, "accountType only support UNIFIED.")
-        return payloads.wallet_balance(self.book)
+        return payloads.wallet_balance(self.book, self.spot)
 
     def _fee_rate(self, params: Params) -> Any:
         instrument = self._instrument(params, required=False)
@@ -393,6 +567,8 @@ class BybitVenue(BookVenue):
     # ---------------------------------------------------------------------------- orders
 
     def _create_order(self, params: Params) -> Any:
+        if text(params, "category") == "spot":
+            return self._spot_create(params)
         instrument = self._required_instrument(params)
         order = self._place(instrument, params)
         result = {"orderId": order.id, "orderLinkId": order.extra.get("orderLinkId", "")}
@@ -590,12 +766,16 @@ class BybitVenue(BookVenue):
         return {"orderId": order.id, "orderLinkId": order.extra.get("orderLinkId", "")}
 
     def _cancel_order(self, params: Params) -> Any:
+        if text(params, "category") == "spot":
+            return self._spot_cancel(params)
         order = self._order_from(params, open_only=True)
         self.book.cancel(order.symbol, order.channel, order_id=order.id)
         self._pending_protection.pop(order.id, None)
         return {"orderId": order.id, "orderLinkId": order.extra.get("orderLinkId", "")}
 
     def _cancel_all(self, params: Params) -> Any:
+        if text(params, "category") == "spot":
+            return self._spot_cancel_all(params)
         instrument = self._instrument(params, required=False)
         if instrument is None and not text(params, "settleCoin") and not text(params, "baseCoin"):
             raise BybitReject(10001, "params error: symbol or settleCoin is required")
@@ -612,6 +792,8 @@ class BybitVenue(BookVenue):
         return {"list": cancelled, "success": "1"}
 
     def _realtime(self, params: Params) -> Any:
+        if text(params, "category") == "spot":
+            return self._spot_orders(params, history=False)
         self._linear_category(params)
         instrument = self._instrument(params, required=False)
         by_id = text(params, "orderId") or None
@@ -635,6 +817,8 @@ class BybitVenue(BookVenue):
         return self._order_list(orders, params, limit=50)
 
     def _history(self, params: Params) -> Any:
+        if text(params, "category") == "spot":
+            return self._spot_orders(params, history=True)
         self._linear_category(params)
         instrument = self._instrument(params, required=False)
         orders = [o for o in self.book.all_orders(instrument.id if instrument else None) if not o.is_open]
@@ -878,6 +1062,10 @@ def _check_direction(direction: Literal[1, 2], trigger: Decimal, mark: Decimal) 
         )
 
 
+def _spot_filter(order: Order) -> str:
+    return order.extra.get("orderFilter", "Order") or "Order"
+
+
 def _matches_filter(order: Order, kinds: str) -> bool:
     if kinds == "StopOrder":
         return order.conditional
@@ -889,6 +1077,21 @@ def _matches_filter(order: Order, kinds: str) -> bool:
 
 
 _V = BybitVenue
+# What a spot account can do here (``category=spot``); anything else for spot is refused.
+_SPOT_ROUTES = frozenset(
+    {
+        ("GET", "/v5/market/instruments-info"),
+        ("GET", "/v5/market/tickers"),
+        ("POST", "/v5/order/create"),
+        ("POST", "/v5/order/cancel"),
+        ("POST", "/v5/order/cancel-all"),
+        ("GET", "/v5/order/realtime"),
+        ("GET", "/v5/order/history"),
+        ("GET", "/v5/account/wallet-balance"),
+    }
+)
+# Categories the venue lists (so ccxt loads them) but does not trade.
+_TRADING_PATHS = ("/v5/order/", "/v5/position/", "/v5/execution/")
 _ROUTES: Mapping[tuple[str, str], _Route] = {
     # market data, and the coin list ccxt loads with the markets
     ("GET", "/v5/market/time"): _Route(_V._time, "market_data", False),
