@@ -125,6 +125,9 @@ class ChaosEngine:
             unserved = UnservedRequest(now, request.method, redact_url(request.url), request.client)
             self.unserved.append(unserved)
             return Outcome(network="unserved", message=unserved.describe())
+        missing = venue.not_simulated(request)
+        if missing is not None:
+            return self._refuse_not_simulated(now, request, missing)
         call = venue.classify(request)
         order = call.order
         if order is not None:
@@ -163,6 +166,25 @@ class ChaosEngine:
             for observe in self.observers:
                 observe(injected)
         return outcome
+
+    def _refuse_not_simulated(self, now: float, request: ExchangeRequest, missing: str) -> Outcome:
+        """A served host, a path its venue does not simulate: refused, and the test fails, rather
+        than a made-up 404 that ccxt would raise as a retryable outage."""
+        from pytest_exchange_chaos._network_guard import Refusal
+        from pytest_exchange_chaos.errors import NOT_SIMULATED_REASON, VENUE_HELP
+
+        what = f"{missing} (sent with {request.client})"
+        refusal = Refusal(
+            now,
+            request.method,
+            redact_url(request.url),
+            request.client,
+            what=what,
+            reason=NOT_SIMULATED_REASON,
+            help=VENUE_HELP,
+        )
+        self.unserved.append(refusal)
+        return Outcome(network="unserved", message=what)
 
     def _decide(self, request: ExchangeRequest, call: Call, now: float, attempt: int) -> Fault | None:
         for decide in self.deciders:
