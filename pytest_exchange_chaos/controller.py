@@ -99,8 +99,13 @@ class ChaosController:
 
     @property
     def requests_sent(self) -> int:
-        """Requests that reached the simulated exchanges or the guard: served, faulted or refused."""
-        return len(self._engine.journal) + len(self._engine.unserved)
+        """Requests that reached the simulated exchanges or the guard: served, faulted or refused;
+        each websocket handshake to a simulated venue counts as one (a bot may only listen)."""
+        from pytest_exchange_chaos.streams import StreamHub
+
+        hub = StreamHub.existing(self._engine)
+        handshakes = 0 if hub is None else sum(r.event in ("connected", "refused") for r in hub.records)
+        return len(self._engine.journal) + len(self._engine.unserved) + handshakes
 
     # -- verdicts -----------------------------------------------------------------------------
 

@@ -382,7 +382,7 @@ class StreamHub:
                     connection.socket._lose()
         while self._undo:
             self._undo.pop()()
-        self._hubs.pop(self.engine, None)
+        # Kept in the registry: the verdicts and the report read the records after the session.
 
     # -- publishing ------------------------------------------------------------------------------
 

@@ -1,0 +1,169 @@
+"""Binance USD-M streams through real ccxt.pro: what watch_* sees comes from the same book the
+REST side answers from, and no socket is ever opened (the guard would fail the test)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import ccxt
+import pytest
+import pytest_asyncio
+
+from pytest_exchange_chaos.controller import ChaosController
+from pytest_exchange_chaos.streams import OrderFact, PositionFact, StreamHub
+
+pro = pytest.importorskip("ccxt.pro")
+
+API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
+BTC = "BTC/USDT:USDT"
+
+
+@pytest_asyncio.fixture
+async def binance_pro(exchange_chaos: ChaosController) -> AsyncIterator[Any]:
+    """Real, unmodified ccxt.pro binanceusdm, with keys, closed afterwards."""
+    exchange = pro.binanceusdm(dict(API_KEYS))
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
+
+
+def hub_of(controller: ChaosController) -> StreamHub:
+    hub = StreamHub.existing(controller._engine)
+    assert hub is not None, "the bot opened no stream"
+    return hub
+
+
+def assert_no_socket_opened(controller: ChaosController) -> None:
+    # Anything that left the process (a DNS lookup, a TCP connect, an unserved websocket) is
+    # refused by the guard and listed here.
+    assert controller.unserved == []
+    assert hub_of(controller).connections
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_watch_ticker_follows_the_venues_price(exchange_chaos: ChaosController, binance_pro: Any) -> None:
+    ticker = await binance_pro.watch_ticker(BTC)
+    assert ticker["symbol"] == BTC
+    assert ticker["last"] == pytest.approx(60_000)
+
+    exchange_chaos.venue("binanceusdm").set_price(BTC, 61_500)
+    ticker = await binance_pro.watch_ticker(BTC)
+    assert ticker["last"] == pytest.approx(61_500)
+    # REST says the same
+    assert (await binance_pro.fetch_ticker(BTC))["last"] == pytest.approx(61_500)
+    assert_no_socket_opened(exchange_chaos)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_mark_price_and_candles_stream(exchange_chaos: ChaosController, binance_pro: Any) -> None:
+    mark = await binance_pro.watch_mark_price(BTC)
+    assert mark["markPrice"] == pytest.approx(60_000)
+    candles = await binance_pro.watch_ohlcv(BTC, "1m")
+    assert candles[-1][4] == pytest.approx(60_000)
+    exchange_chaos.venue("binanceusdm").set_price(BTC, 59_000)
+    candles = await binance_pro.watch_ohlcv(BTC, "1m")
+    assert candles[-1][4] == pytest.approx(59_000)
+    assert_no_socket_opened(exchange_chaos)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_watch_orders_sees_the_fill_of_an_order_placed_over_rest(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    pending = asyncio.ensure_future(binance_pro.watch_orders(BTC))  # subscribed before it trades
+    await asyncio.sleep(1)
+    order = await binance_pro.create_order(BTC, "limit", "buy", 0.01, 59_000)
+    watched = await pending
+    assert [(o["id"], o["status"]) for o in watched] == [(order["id"], "open")]
+
+    exchange_chaos.venue("binanceusdm").set_price(BTC, 58_900)
+    fills = await binance_pro.watch_orders(BTC)
+    mine = [o for o in fills if o["id"] == order["id"]]
+    assert mine[-1]["status"] == "closed"
+    assert mine[-1]["filled"] == pytest.approx(0.01)
+    # the REST side agrees
+    assert (await binance_pro.fetch_order(order["id"], BTC))["status"] == "closed"
+    facts, _ = hub_of(exchange_chaos).facts_seen("binanceusdm")
+    assert facts[order["id"]] == OrderFact(
+        "binanceusdm", order["id"], BTC, "closed", 0.01, 0.01, order["clientOrderId"]
+    )
+    assert_no_socket_opened(exchange_chaos)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_a_stop_triggered_by_set_price_is_seen_on_rest_and_on_the_stream(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    pending = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    await binance_pro.create_order(BTC, "market", "buy", 0.01)
+    await pending
+    pending = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    stop = await binance_pro.create_order(
+        BTC, "market", "sell", 0.01, None, {"stopLossPrice": 58_000, "reduceOnly": True}
+    )
+    seen = await pending  # the stop as placed
+    assert any(o["id"] == stop["id"] and o["status"] == "open" for o in seen)
+
+    exchange_chaos.venue("binanceusdm").set_price(BTC, 57_900)
+    updates: list[dict[str, Any]] = []
+    while not any(o["id"] == stop["id"] and o["status"] == "closed" for o in updates):
+        updates = await binance_pro.watch_orders(BTC)
+    positions = await binance_pro.watch_positions([BTC])
+    assert [p["contracts"] for p in positions if p["symbol"] == BTC] in ([0], [0.0], [])
+    assert exchange_chaos.venue("binanceusdm").positions() == []
+    assert await binance_pro.fetch_positions([BTC]) == [] or all(
+        not p["contracts"] for p in await binance_pro.fetch_positions([BTC])
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_watch_positions_sees_a_position_opened_over_rest(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    assert await binance_pro.watch_positions([BTC]) == []  # the REST snapshot ccxt starts from
+    pending = asyncio.ensure_future(binance_pro.watch_positions([BTC]))
+    await asyncio.sleep(0)
+    await binance_pro.create_order(BTC, "market", "buy", 0.02)
+    positions = await pending
+    assert [(p["symbol"], p["contracts"], p["side"]) for p in positions] == [(BTC, 0.02, "long")]
+    _, seen = hub_of(exchange_chaos).facts_seen("binanceusdm")
+    assert seen[BTC] == PositionFact("binanceusdm", BTC, 0.02, "long")
+    assert_no_socket_opened(exchange_chaos)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_a_stream_the_venue_does_not_publish_fails_loudly(binance_pro: Any) -> None:
+    # Waiting forever on a stream nobody publishes would pass nothing and fail nothing.
+    with pytest.raises(ccxt.ExchangeError, match="not simulated"):
+        await asyncio.wait_for(binance_pro.watch_order_book(BTC), 600)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_a_user_stream_with_an_unknown_listen_key_is_refused(exchange_chaos: ChaosController) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect("wss://fstream.binance.com/private/ws?listenKey=" + "x" * 64)
+        assert refused.value.status == 400
+        # a market stream on the same host, by hand, as a plain aiohttp bot would
+        async with session.ws_connect("wss://fstream.binance.com/ws/btcusdt@markPrice", autoping=False) as ws:
+            await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@markPrice@1s"], "id": 7})
+            assert await ws.receive_json() == {"result": None, "id": 7}
+            update = await ws.receive_json()
+            assert (update["e"], update["s"], update["p"]) == ("markPriceUpdate", "BTCUSDT", "60000.00000000")
+            await ws.ping()
+            assert (await ws.receive()).type == aiohttp.WSMsgType.PONG
+    assert exchange_chaos.unserved == []
