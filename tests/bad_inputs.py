@@ -276,6 +276,18 @@ def _entries() -> list[Entry]:
         ),
         Entry("faults.MalformedBody", faults.MalformedBody, {}, {"name": [None, 5, ""]}),
         Entry(
+            "faults.cloudflare_timeout",
+            faults.cloudflare_timeout,
+            {},
+            {"executed": BOOLS, "after": DURATIONS},
+        ),
+        Entry(
+            "faults.CloudflareTimeout",
+            faults.CloudflareTimeout,
+            {},
+            {"after": DURATIONS, "name": [None, 5, ""]},
+        ),
+        Entry(
             "profiles.binance_502_day",
             profiles.binance_502_day,
             {},
@@ -324,6 +336,12 @@ def _entries() -> list[Entry]:
             _with_required(
                 profiles.unknown_execution_status, {"start": DURATIONS, "duration": LENGTHS, "rate": RATES}
             ),
+        ),
+        Entry(
+            "profiles.ghost_orders",
+            profiles.ghost_orders,
+            {},
+            _with_required(profiles.ghost_orders, {"start": DURATIONS, "duration": LENGTHS, "rate": RATES}),
         ),
         Entry(
             "waves_from_log",
@@ -566,6 +584,9 @@ OPTION_CASES: list[OptionCase] = [
     OptionCase(("--chaos-timeline=chart",), token="--chaos-timeline"),
     OptionCase(("--chaos-timeline=/proc/no/such/dir/t.svg",), token="--chaos-timeline"),
     OptionCase(ini="chaos_timeline = chart.pdf", token="chaos_timeline"),
+    OptionCase(("--chaos-report-detail=everything",), token="--chaos-report-detail"),
+    OptionCase(("--chaos-report-detail=",), token="--chaos-report-detail"),
+    OptionCase(ini="chaos_report_detail = journal", token="chaos_report_detail"),
 ]
 
 PASSING_TEST = "def test_nothing():\n    pass\n"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pytest_exchange_chaos._durations import Duration, parse_duration, shown
-from pytest_exchange_chaos.faults._base import _NETWORK_MESSAGES, Fault, FaultContext, Ghost
+from pytest_exchange_chaos.faults._base import _NETWORK_MESSAGES, Fault, FaultContext, Ghost, _check_name
 from pytest_exchange_chaos.outcome import Outcome
 
 __all__ = ["CloudflareTimeout", "cloudflare_timeout"]
@@ -85,6 +85,7 @@ class CloudflareTimeout(Fault):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "after", parse_duration(self.after, what="cloudflare_timeout after"))
+        _check_name("CloudflareTimeout", "name", self.name)
 
     def outcome(self, context: FaultContext) -> Outcome:
         deadline, kind = context.timeouts.read_deadline
