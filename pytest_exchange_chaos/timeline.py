@@ -416,7 +416,8 @@ def _zooms(
     return 16 + height + 26
 
 
-def _legend(svg: _Svg, y: float) -> None:
+def _legend(svg: _Svg, y: float) -> float:
+    """The colours on one row, the marks drawn over them on the next; returns the last row's y."""
     x = 16.0
     items = [
         (COLOURS["acknowledged"], "acknowledged"),
@@ -430,9 +431,12 @@ def _legend(svg: _Svg, y: float) -> None:
         svg.rect(x, y - 10, 10, 12, colour, opacity=0.6 if colour == WAVE_FILL else 1.0)
         svg.text(x + 14, y, label, size=12)
         x += 24 + 7.0 * len(label)
-    _draw_cross(svg, x + 5, y - 4, 5, {"intent": "never acknowledged", "attempts": 0, "label": "cross"})
-    svg.text(x + 16, y, "never placed (at its last attempt)", size=12)
-    svg.text(x + 16 + 7.0 * 34, y, "placed 2x: the order is on the book twice", size=12, fill=NEVER)
+    y += 18
+    _draw_cross(svg, 21, y - 4, 5, {"intent": "never acknowledged", "attempts": 0, "label": "cross"})
+    svg.text(32, y, "operation never acknowledged nor placed, at its last attempt", size=12)
+    svg.text(32 + 7.0 * 62, y, "placed 2x", size=10, fill=NEVER, font_weight="bold")
+    svg.text(32 + 7.0 * 62 + 60, y, "the exchange took the same order twice", size=12)
+    return y
 
 
 def render_svg(document: dict[str, Any]) -> str:
@@ -448,8 +452,7 @@ def render_svg(document: dict[str, Any]) -> str:
         anchor="end",
         fill="#555",
     )
-    _legend(svg, 44)
-    y = 60.0
+    y = _legend(svg, 44) + 16
     for entry in tests:
         svg.add(f'<line x1="16" y1="{y:.1f}" x2="{WIDTH - 16}" y2="{y:.1f}" stroke="#ccd1d6"/>')
         y += 8 + _panel(svg, entry, y + 8)
