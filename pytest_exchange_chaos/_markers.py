@@ -62,11 +62,11 @@ def _symbols_by_venue(config: pytest.Config) -> dict[str, frozenset[str] | None]
     known = config.stash.get(_VENUES_KEY, None)
     if known is None:
         from pytest_exchange_chaos.venues import builtin_venues
-        from pytest_exchange_chaos.venues._instruments import INSTRUMENTS
+        from pytest_exchange_chaos.venues._instruments import builtin_listings
 
         builtin = set(builtin_venues())
-        listed = frozenset(instrument.symbol for instrument in INSTRUMENTS)
-        known = {cls.id: listed if cls in builtin else None for cls in venue_classes(config)}
+        listings = builtin_listings()
+        known = {cls.id: listings.get(cls.id) if cls in builtin else None for cls in venue_classes(config)}
         config.stash[_VENUES_KEY] = known
     return known
 
@@ -95,8 +95,8 @@ def _check_matchers(item: pytest.Item, schedules: list[Schedule]) -> None:
             raise _usage(
                 item,
                 f"{schedule!r}: symbol {symbol!r} is not listed on {', '.join(targets)}, so it can "
-                f"never match; the venues list linear perpetuals in ccxt's form"
-                + (f", e.g. {close[0]!r}" if close else ""),
+                "never match; the venues list linear perpetuals (BTC/USDT:USDT) and spot pairs "
+                "(BTC/USDT) in ccxt's form" + (f", e.g. {close[0]!r}" if close else ""),
             )
 
 

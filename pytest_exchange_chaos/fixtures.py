@@ -1,7 +1,7 @@
 """Exchanges in the box: real, unmodified ccxt with keys, already inside the chaos.
 
-``chaos_binanceusdm`` and ``chaos_bybit`` are ``ccxt.async_support`` exchanges, closed on the
-test's own event loop when it ends; ``chaos_binanceusdm_sync`` and ``chaos_bybit_sync`` are their
+``chaos_binanceusdm``, ``chaos_binance`` (spot) and ``chaos_bybit`` are ``ccxt.async_support``
+exchanges, closed on the test's own event loop when it ends; the ``..._sync`` fixtures are their
 ``ccxt`` (requests) twins. Each depends on ``exchange_chaos``, so the exchange talks to the
 simulated venues from its first request. ccxt is imported when a fixture is used, never before:
 the plugin loads without it.
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "API_KEYS",
+    "chaos_binance",
+    "chaos_binance_sync",
     "chaos_binanceusdm",
     "chaos_binanceusdm_sync",
     "chaos_bybit",
@@ -154,8 +156,22 @@ def chaos_binanceusdm(exchange_chaos: ChaosController) -> Iterator[Any]:
 
 
 @pytest.fixture
+def chaos_binance(exchange_chaos: ChaosController) -> Iterator[Any]:
+    """Async ccxt ``binance`` (aiohttp, spot: the ``binance`` venue) with API keys, inside the
+    chaos; closed when the test's event loop ends."""
+    yield from _async_exchange("binance", "chaos_binance")
+
+
+@pytest.fixture
+def chaos_binance_sync(exchange_chaos: ChaosController) -> Iterator[Any]:
+    """Sync ccxt ``binance`` (requests, spot) with API keys, inside the chaos; its session closed
+    afterwards."""
+    yield from _sync_exchange("binance", "chaos_binance_sync")
+
+
+@pytest.fixture
 def chaos_bybit(exchange_chaos: ChaosController) -> Iterator[Any]:
-    """Async ccxt ``bybit`` (aiohttp, linear USDT perpetuals) with API keys, inside the chaos;
+    """Async ccxt ``bybit`` (aiohttp, linear USDT perpetuals and spot) with API keys, inside the chaos;
     closed when the test's event loop ends."""
     yield from _async_exchange("bybit", "chaos_bybit")
 

@@ -246,7 +246,7 @@ def test_a_venue_that_is_no_venue_is_a_usage_error_at_collection(chaos_pytester:
     result = run(
         chaos_pytester,
         """
-@pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), venue="binance"))
+@pytest.mark.exchange_chaos(Burst(1, faults.bad_gateway(), venue="binancefutures"))
 def test_typo(exchange_chaos):
     pass
 """,
@@ -254,8 +254,9 @@ def test_typo(exchange_chaos):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "*test_typo: Burst(1x bad_gateway, on binance): venue 'binance' is no venue; write a ccxt id: "
-            "'binanceusdm', 'bybit' (a venue of your own comes from the pytest_exchange_chaos_venues hook)"
+            "*test_typo: Burst(1x bad_gateway, on binancefutures): venue 'binancefutures' is no venue; write "
+            "a ccxt id: 'binance', 'binanceusdm', 'bybit' (a venue of your own comes from the "
+            "pytest_exchange_chaos_venues hook)"
         ]
     )
 
@@ -264,7 +265,7 @@ def test_a_symbol_no_venue_lists_is_a_usage_error_at_collection(chaos_pytester: 
     result = run(
         chaos_pytester,
         """
-@pytest.mark.exchange_chaos(Wave(0, 60, faults.bad_gateway(), venue="bybit", symbol="BTC/USDT"))
+@pytest.mark.exchange_chaos(Wave(0, 60, faults.bad_gateway(), venue="binanceusdm", symbol="BTC/USDT"))
 def test_spot(exchange_chaos):
     pass
 """,
@@ -272,8 +273,9 @@ def test_spot(exchange_chaos):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "*test_spot: Wave(*): symbol 'BTC/USDT' is not listed on bybit, so it can never match; the "
-            "venues list linear perpetuals in ccxt's form, e.g. 'BTC/USDT:USDT'"
+            "*test_spot: Wave(*): symbol 'BTC/USDT' is not listed on binanceusdm, so it can never match; "
+            "the venues list linear perpetuals (BTC/USDT:USDT) and spot pairs (BTC/USDT) in ccxt's form, "
+            "e.g. 'BTC/USDT:USDT'"
         ]
     )
 
@@ -293,8 +295,8 @@ def test_a_venue_from_the_hook_is_known_at_collection(chaos_pytester: pytest.Pyt
                     assert r.status == 502
 
         def test_added_with_an_unknown_venue(exchange_chaos):
-            with pytest.raises(ValueError, match="venue 'binance' is no venue of this test"):
-                exchange_chaos.add(Burst(1, faults.bad_gateway(), venue="binance"))
+            with pytest.raises(ValueError, match="venue 'binancefutures' is no venue of this test"):
+                exchange_chaos.add(Burst(1, faults.bad_gateway(), venue="binancefutures"))
             import requests
             requests.get("https://api.toyx.test/ticker", timeout=5)
         """

@@ -22,6 +22,7 @@ __all__ = [
     "Instrument",
     "LeverageTier",
     "binance_spot_pairs",
+    "builtin_listings",
     "decimals",
     "instruments_by_id",
     "spot_pair",
@@ -237,3 +238,15 @@ def binance_spot_pairs(instruments: Iterable[Instrument] = INSTRUMENTS) -> tuple
 
 
 SPOT_PAIRS: tuple[Instrument, ...] = binance_spot_pairs()
+
+
+def builtin_listings() -> dict[str, frozenset[str]]:
+    """The unified symbols each shipped venue lists, by ccxt id (for the markers' checks)."""
+    from pytest_exchange_chaos.venues._bybit_spot import BYBIT_SPOT_PAIRS
+
+    perpetuals = frozenset(instrument.symbol for instrument in INSTRUMENTS)
+    return {
+        "binanceusdm": perpetuals,
+        "binance": frozenset(pair.symbol for pair in SPOT_PAIRS),
+        "bybit": perpetuals | frozenset(pair.symbol for pair in BYBIT_SPOT_PAIRS),
+    }
