@@ -31,6 +31,17 @@ async def test_the_incident_day(bot: IncidentBot) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos(
+    # Every stop-loss the bot sends is answered 502 three times, whenever it sends it and however
+    # many it sends: the naive bot loses the first one for every seed, the hardened one none.
+    Burst(count=3, fault=faults.bad_gateway(), intent="stop_loss", per_operation=True),
+)
+@pytest.mark.retry_budget(entry=BUDGET, stop_loss=BUDGET)
+async def test_every_stop_loss_survives_three_502s(bot: IncidentBot) -> None:
+    await bot.run_day(hours=0.5)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(
     # The gateway refuses every stop for a while, and the first order after that too.
     Burst(count=5, fault=faults.bad_gateway(), intent="stop_loss"),
     Burst(count=1, fault=faults.bad_gateway(), intent="exit"),

@@ -172,6 +172,14 @@ def _waited_for(tallies: Sequence[ScheduleTally]) -> str:
         parts.append(window)
     bursts = [t.schedule for t in tallies if isinstance(t.schedule, Burst)]
     for burst in bursts:
+        if burst.per_operation:
+            first = (
+                f"attempts {burst.after + 1} to {burst.after + burst.count}"
+                if burst.after
+                else f"the first {burst.count} attempt(s)"
+            )
+            parts.append(f"{first} of every matching operation")
+            continue
         after = f" after {burst.after} went through" if burst.after else ""
         parts.append(f"the next {burst.count} matching request(s){after}")
     return ", ".join(parts)
@@ -200,6 +208,13 @@ def _missed_chances(tallies: Sequence[ScheduleTally], seed: int | None) -> tuple
                     f"rate={schedule.rate:g} and no draw hit{seeded}"
                 )
                 fix.append("raise rate, or have the bot send more requests inside the window")
+        elif schedule.per_operation:
+            if tally.most_attempts <= schedule.after:
+                why.append(
+                    f"it lets the first {_plural(schedule.after, 'attempt')} of each operation through, "
+                    f"and no matching operation took more than {_plural(tally.most_attempts, 'attempt')}"
+                )
+                fix.append("lower after, or make the bot retry the operation more often")
         elif chances <= schedule.after:
             why.append(
                 f"it lets after={schedule.after} matching requests through first, and only {chances} came"

@@ -166,7 +166,14 @@ def _entries() -> list[Entry]:
             Burst,
             {"count": 1, "fault": gateway},
             _with_required(
-                Burst, {"count": WHOLE_FROM_1, "after": WHOLE_FROM_0, "fault": FAULTS, **MATCHERS}
+                Burst,
+                {
+                    "count": WHOLE_FROM_1,
+                    "after": WHOLE_FROM_0,
+                    "fault": FAULTS,
+                    "per_operation": BOOLS,
+                    **MATCHERS,
+                },
             ),
         ),
         Entry(
