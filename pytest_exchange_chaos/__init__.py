@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_exchange_chaos.logreplay import waves_from_log
     from pytest_exchange_chaos.naked_time import UnprotectedInterval
     from pytest_exchange_chaos.schedule import Burst, Wave
+    from pytest_exchange_chaos.venues.base import InstrumentView
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ __all__ = [
     "Budget",
     "Burst",
     "ChaosController",
+    "InstrumentView",
     "JournalRecord",
     "Operation",
     "UnprotectedInterval",
@@ -44,6 +46,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Budget": ("pytest_exchange_chaos.budget", "Budget"),
     "Burst": ("pytest_exchange_chaos.schedule", "Burst"),
     "ChaosController": ("pytest_exchange_chaos.controller", "ChaosController"),
+    "InstrumentView": ("pytest_exchange_chaos.venues.base", "InstrumentView"),
     "JournalRecord": ("pytest_exchange_chaos.journal", "JournalRecord"),
     "Operation": ("pytest_exchange_chaos.journal", "Operation"),
     "UnprotectedInterval": ("pytest_exchange_chaos.naked_time", "UnprotectedInterval"),
