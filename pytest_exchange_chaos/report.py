@@ -49,6 +49,13 @@ def configure(config: pytest.Config) -> None:
         # Checked now, not after an hour of tests: a path that cannot be written would lose the
         # run's report at the very end.
         collector.paths = {name: _writable_path(config, name) for name in ("chaos_report", "chaos_timeline")}
+        detail = config.getoption("chaos_report_detail", None)
+        if detail is not None and collector.paths["chaos_report"] is None:
+            # Asked for on the command line, it would shape a report nobody writes.
+            raise pytest.UsageError(
+                f"--chaos-report-detail={detail} shapes the JSON report, and no report is written: "
+                "add --chaos-report=PATH (or chaos_report = PATH in the ini file)"
+            )
     config.pluginmanager.register(collector, "exchange_chaos_report")
 
 

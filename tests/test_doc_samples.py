@@ -151,3 +151,31 @@ def test_the_terminal_summary_sample_has_the_plugins_shape() -> None:
         r"\d+ chaos tests?: \d+ requests, \d+ faults injected, \d+ refused by the exchange", lines[1]
     )
     assert re.fullmatch(r"repeat with --chaos-seed=\d+", next(x for x in lines if x.startswith("repeat")))
+
+
+def _profile_section(name: str) -> str:
+    import inspect
+
+    from pytest_exchange_chaos import profiles
+
+    factory = profiles.PROFILES[name]
+    params = []
+    for parameter in inspect.signature(factory).parameters.values():
+        if parameter.kind == parameter.KEYWORD_ONLY and "*" not in params:
+            params.append("*")
+        params.append(f"{parameter.name}={parameter.default!r}")
+    doc = inspect.cleandoc(factory.__doc__ or "").replace("``", "`")
+    waves = "\n".join(repr(wave) for wave in factory())
+    return (
+        f"## `{name}`\n\n```python\nprofiles.{name}({', '.join(params)})\n```\n\n{doc}\n\n"
+        f"With its defaults:\n\n```text\n{waves}\n```\n"
+    )
+
+
+def test_the_profiles_reference_quotes_each_profile_as_it_is() -> None:
+    from pytest_exchange_chaos import profiles
+
+    text = (DOCS / "reference" / "profiles.md").read_text(encoding="utf-8")
+    for name in profiles.PROFILES:
+        section = _profile_section(name)
+        assert section in text, f"docs/reference/profiles.md's {name} section should read:\n{section}"

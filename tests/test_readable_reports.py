@@ -336,3 +336,10 @@ def test_the_timeline_cli_refuses_a_summary_report(
     assert timeline.main([str(report), str(tmp_path / "t.svg")]) == 2
     assert "--chaos-report-detail=full" in capsys.readouterr().err
     assert not (tmp_path / "t.svg").exists()
+
+
+def test_a_report_detail_without_a_report_is_a_usage_error(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile("def test_plain():\n    raise AssertionError('must not run')\n")
+    result = chaos_pytester.runpytest("--chaos-report-detail=full")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no report is written: add --chaos-report=PATH" in result.stderr.str()
