@@ -45,7 +45,9 @@ def assert_no_socket_opened(controller: ChaosController) -> None:
 
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos
-async def test_watch_ticker_follows_the_venues_price(exchange_chaos: ChaosController, binance_pro: Any) -> None:
+async def test_watch_ticker_follows_the_venues_price(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
     ticker = await binance_pro.watch_ticker(BTC)
     assert ticker["symbol"] == BTC
     assert ticker["last"] == pytest.approx(60_000)

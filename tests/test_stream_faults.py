@@ -1,0 +1,284 @@
+"""Stream faults on the chaos clock, through real ccxt.pro: disconnects (1006, 1011), a silent
+stall, dropped, duplicated and delayed messages, a listenKey expiry and the 24-hour reconnect.
+ccxt's keepalive and reconnect backoff run on the chaos clock, so hours take milliseconds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import ccxt
+import pytest
+import pytest_asyncio
+
+from pytest_exchange_chaos import Burst, Wave, faults
+from pytest_exchange_chaos.controller import ChaosController
+from pytest_exchange_chaos.streams import StreamHub
+
+pro = pytest.importorskip("ccxt.pro")
+
+API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
+BTC = "BTC/USDT:USDT"
+
+
+@pytest_asyncio.fixture
+async def binance_pro(exchange_chaos: ChaosController) -> AsyncIterator[Any]:
+    exchange = pro.binanceusdm(dict(API_KEYS))
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
+
+
+def hub_of(controller: ChaosController) -> StreamHub:
+    hub = StreamHub.existing(controller._engine)
+    assert hub is not None
+    return hub
+
+
+def events(controller: ChaosController, event: str) -> list[Any]:
+    return [r for r in hub_of(controller).records if r.event == event]
+
+
+async def entry_then_fill_at(controller: ChaosController, exchange: Any, fill_at: float) -> str:
+    """Subscribe to the user stream, place a resting buy, and have the price cross it at
+    ``fill_at`` on the chaos clock. Returns the order id."""
+    watching = asyncio.ensure_future(exchange.watch_orders(BTC))
+    await asyncio.sleep(1)
+    order = await exchange.create_order(BTC, "limit", "buy", 0.01, 59_000)
+    await watching
+
+    async def price_moves() -> None:
+        await asyncio.sleep(fill_at - controller.now())
+        controller.venue("binanceusdm").set_price(BTC, 58_900)
+
+    controller.__dict__.setdefault("_test_tasks", []).append(asyncio.ensure_future(price_moves()))
+    return str(order["id"])
+
+
+async def wait_for_fill(exchange: Any, order_id: str, *, reconcile: bool) -> tuple[str, list[str]]:
+    """What a bot does: wait for its fill on watch_orders; on a stream error, watch again (ccxt
+    reconnects), and with ``reconcile`` first ask REST whether the fill happened meanwhile."""
+    errors: list[str] = []
+    while True:
+        try:
+            orders = await exchange.watch_orders(BTC)
+        except ccxt.NetworkError as error:
+            errors.append(f"{type(error).__name__}: {error}")
+            if reconcile and (await exchange.fetch_order(order_id, BTC))["status"] == "closed":
+                return "rest", errors
+            continue
+        if any(o["id"] == order_id and o["status"] == "closed" for o in orders):
+            return "stream", errors
+
+
+async def settle(controller: ChaosController) -> None:
+    for task in controller.__dict__.pop("_test_tasks", []):
+        await task
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("code", [1006, 1011])
+@pytest.mark.exchange_chaos(Wave("10s", "2m", faults.stream.disconnect(1006), stream="user"))
+async def test_a_bot_waiting_for_its_fill_survives_a_disconnect_wave(
+    exchange_chaos: ChaosController, binance_pro: Any, code: int
+) -> None:
+    if code != 1006:
+        exchange_chaos.add(Wave("5s", "1s", faults.stream.disconnect(code), stream="user"))
+    started = time.monotonic()
+    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=300)
+    how, errors = await wait_for_fill(binance_pro, order_id, reconcile=False)
+    await settle(exchange_chaos)
+
+    assert how == "stream"
+    assert exchange_chaos.now() >= 300
+    closed = events(exchange_chaos, "closed")
+    assert closed[0].code == code
+    assert f"closing code {code}" in errors[0]
+    # ccxt's dial backoff, on the chaos clock: 0.2 s, 0.4 s, 0.8 s ... up to 30 s
+    refused = [r.t for r in events(exchange_chaos, "refused")]
+    assert len(refused) >= 5
+    assert refused[1] - refused[0] == pytest.approx(0.2, abs=0.05)
+    assert len(events(exchange_chaos, "connected")) >= 2
+    assert exchange_chaos.unserved == []
+    del started  # the wall time is measured by the benchmarks, not here
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "2m", faults.stream.disconnect(1006), stream="user"))
+async def test_a_fill_during_the_outage_reaches_only_a_bot_that_reconciles_over_rest(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=60)  # inside the wave
+    how, errors = await wait_for_fill(binance_pro, order_id, reconcile=True)
+    await settle(exchange_chaos)
+    assert how == "rest"
+    assert errors
+
+    # The stream never tells: Binance does not replay what happened while the bot was away.
+    orders, _ = hub_of(exchange_chaos).facts_seen("binanceusdm")
+    assert orders[order_id].status == "open"
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "1h", faults.stream.stall(), stream="user"))
+async def test_a_silent_stall_is_noticed_by_ccxts_keepalive(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    await binance_pro.create_order(BTC, "limit", "buy", 0.01, 59_000)
+    await watching
+    with pytest.raises(ccxt.RequestTimeout, match="ping-pong keepalive"):
+        await binance_pro.watch_orders(BTC)
+    # Binance's keepAlive is 180 s; ccxt gives up after two missed pongs.
+    assert 360 <= exchange_chaos.now() <= 15 * 60
+    stalled = events(exchange_chaos, "stalled")
+    assert stalled[0].t == pytest.approx(10)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(1, faults.stream.drop(), stream="user", after=1))
+async def test_a_dropped_fill_leaves_the_bots_view_behind_the_venue(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=30)
+    await settle(exchange_chaos)
+    await asyncio.sleep(10)
+
+    dropped = events(exchange_chaos, "dropped")
+    assert [(r.stream, r.message.payload["o"]["x"]) for r in dropped if r.message] == [("user", "TRADE")]
+    seen, positions = hub_of(exchange_chaos).facts_seen("binanceusdm")
+    assert seen[order_id].status == "open"  # what the bot was told: its order still rests
+    assert positions[BTC].contracts == 0.01  # while the account update after the fill got through
+    assert (await binance_pro.fetch_order(order_id, BTC))["status"] == "closed"  # the truth
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(
+    Wave("20s", "1m", faults.stream.duplicate(), stream="user"),
+    Wave("2m", "1m", faults.stream.delay("30s"), stream="user"),
+)
+async def test_duplicated_and_delayed_messages(exchange_chaos: ChaosController, binance_pro: Any) -> None:
+    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=30)
+    _, errors = await wait_for_fill(binance_pro, order_id, reconcile=False)
+    await settle(exchange_chaos)
+    assert not errors
+    fill_messages = [
+        r
+        for r in events(exchange_chaos, "delivered")
+        if r.message and r.message.payload.get("e") == "ORDER_TRADE_UPDATE"
+    ]
+    trades = [r for r in fill_messages if r.message and r.message.payload["o"]["x"] == "TRADE"]
+    assert len(trades) == 2  # the same fill, twice
+    assert trades[1].fault == "stream_duplicate"
+
+    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(150 - exchange_chaos.now())
+    cancelled_at = exchange_chaos.now()
+    resting = await binance_pro.create_order(BTC, "limit", "buy", 0.01, 50_000)
+    await watching
+    assert exchange_chaos.now() == pytest.approx(cancelled_at + 30, abs=0.5)
+    delayed = [r for r in events(exchange_chaos, "delivered") if r.fault == "stream_delay"]
+    assert delayed and delayed[0].t == pytest.approx(cancelled_at + 30, abs=0.5)
+    assert resting["status"] == "open"
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "1m", faults.stream.listen_key_expired()))
+async def test_an_expired_listen_key_silences_the_user_stream(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=30)
+    with pytest.raises(asyncio.TimeoutError):
+        # ccxt ignores listenKeyExpired: the bot waits on a socket that stays open and silent
+        await asyncio.wait_for(wait_for_fill(binance_pro, order_id, reconcile=False), 600)
+    await settle(exchange_chaos)
+    assert [r.t for r in events(exchange_chaos, "listen_key_expired")] == [pytest.approx(10)]
+    notice = [
+        r
+        for r in events(exchange_chaos, "delivered")
+        if r.message and r.message.payload.get("e") == "listenKeyExpired"
+    ]
+    assert len(notice) == 1
+    assert [r.detail for r in events(exchange_chaos, "lost")] == ["silenced"] * 2  # the fill, the position
+    # the old key no longer connects; a new one from POST /fapi/v1/listenKey does
+    old_key = hub_of(exchange_chaos).connections[0].state["listen_key"]
+    assert exchange_chaos.venue("binanceusdm")._current_listen_key != old_key  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(expect_requests=True)
+async def test_binance_ends_every_connection_after_24_hours(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    await binance_pro.watch_ticker(BTC)
+    with pytest.raises(ccxt.NetworkError, match="closing code 1000"):
+        await binance_pro.watch_ticker(BTC)  # no price moves: the next thing to happen is the close
+    assert exchange_chaos.now() == pytest.approx(86_400, abs=1)
+    assert (await binance_pro.watch_ticker(BTC))["last"] == pytest.approx(60_000)  # ccxt reconnected
+    closed = events(exchange_chaos, "closed")
+    assert (closed[0].t, closed[0].code, closed[0].detail) == (
+        pytest.approx(86_400, abs=1),
+        1000,
+        "forced reconnect",
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("1h", "1m", faults.stream.forced_reconnect(), stream="ticker"))
+async def test_a_forced_reconnect_wave(exchange_chaos: ChaosController, binance_pro: Any) -> None:
+    await binance_pro.watch_ticker(BTC)
+    with pytest.raises(ccxt.NetworkError, match="closing code 1000"):
+        await binance_pro.watch_ticker(BTC)
+    assert [r.t for r in events(exchange_chaos, "closed")] == [pytest.approx(3600)]
+
+
+def test_stream_matchers_are_checked() -> None:
+    with pytest.raises(ValueError, match="stream= narrows a stream fault"):
+        Wave("1s", "1m", faults.bad_gateway(), stream="user")
+    with pytest.raises(ValueError, match="an HTTP endpoint never names a stream"):
+        Burst(1, faults.stream.drop(), endpoint="POST /fapi/v1/order")
+    with pytest.raises(ValueError, match="per_operation"):
+        Burst(1, faults.stream.drop(), per_operation=True)
+    with pytest.raises(ValueError, match="close codes"):
+        faults.stream.disconnect(4000)
+    with pytest.raises(ValueError, match="positive duration"):
+        faults.stream.delay(0)
+    assert "stream user" in repr(Wave("1s", "1m", faults.stream.stall(), stream="user"))
+    assert "every stream" in repr(Burst(2, faults.stream.duplicate()))
+
+
+def test_a_stream_fault_never_hits_an_http_request() -> None:
+    from pytest_exchange_chaos.schedule import Matcher
+    from pytest_exchange_chaos.venues.base import Call
+
+    wave = Wave("0s", "1h", faults.stream.disconnect())
+    assert isinstance(wave.matcher, Matcher)
+    assert not wave.matcher.matches(Call("binanceusdm", "entry", "POST /fapi/v1/order", BTC))
+
+
+def test_a_stream_schedule_that_never_fired_fails_the_test(chaos_pytester: pytest.Pytester) -> None:
+    chaos_pytester.makepyfile(
+        """
+        import pytest
+        import ccxt.async_support as ccxt_async
+        from pytest_exchange_chaos import Wave, faults
+
+        @pytest.mark.asyncio
+        @pytest.mark.exchange_chaos(Wave("0s", "1h", faults.stream.disconnect(1006), stream="user"))
+        async def test_rest_only(exchange_chaos):
+            exchange = ccxt_async.binanceusdm({"apiKey": "k", "secret": "s"})
+            try:
+                await exchange.fetch_ticker("BTC/USDT:USDT")
+            finally:
+                await exchange.close()
+        """
+    )
+    result = chaos_pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*stream_disconnect*stream user*never injected a fault*", "*no websocket stream matched it*"]
+    )
