@@ -139,6 +139,8 @@ class BybitVenue(BookVenue):
             quote_wallet=UnifiedWallet(self.book),
         )
         self.margin_mode = "REGULAR_MARGIN"
+        self._params_request: ExchangeRequest | None = None
+        self._params_cache: Params = {}
         self._user_id = self.ids.user_id()
         # Linear orderLinkIds are unique for good, not only among open orders.
         self._link_ids: set[str] = set()
@@ -150,10 +152,7 @@ class BybitVenue(BookVenue):
     def not_simulated(self, request: ExchangeRequest) -> str | None:
         key = (request.method.upper(), request.path)
         route = _ROUTES.get(key)
-        try:
-            category = text(request.params, "category")
-        except ValueError:
-            category = ""
+        category = text(self._params(request), "category")
         market = category or "v5"
         if route is None:
             return f"bybit {market} {key[0]} {key[1]} is not simulated"
@@ -168,7 +167,7 @@ class BybitVenue(BookVenue):
     def classify(self, request: ExchangeRequest) -> Call:
         route = _ROUTES.get((request.method.upper(), request.path))
         endpoint = request.endpoint
-        params = request.params
+        params = self._params(request)
         if text(params, "category") == "spot":
             return self._classify_spot(route, endpoint, params)
         instrument = self._linear_instrument(params)
@@ -199,7 +198,7 @@ class BybitVenue(BookVenue):
                 status=404, body=_NOT_FOUND_BODY, headers={"Content-Type": "text/plain"}, accepted=False
             )
         try:
-            params = request.params
+            params = self._params(request)
             if route.private:
                 self._authenticate(request)
             result = route.handler(self, params)
@@ -243,6 +242,13 @@ class BybitVenue(BookVenue):
         return super().positions_opened() + self.spot.positions_opened
 
     # --------------------------------------------------------------------------- plumbing
+
+    def _params(self, request: ExchangeRequest) -> Params:
+        # The engine asks not_simulated(), classify() and execute() about the same request: its
+        # parameters are read once, keyed by the request object itself.
+        if request is not self._params_request:
+            self._params_request, self._params_cache = request, request.params
+        return self._params_cache
 
     def _server_ms(self) -> int:
         return int(self.context.wall_time() * 1000)
