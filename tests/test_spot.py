@@ -244,3 +244,35 @@ def test_bybit_spot_spends_the_unified_accounts_usdt(chaos_pytester: pytest.Pyte
         """
     )
     chaos_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+NAKED = """
+import time
+import pytest
+
+
+{marker}
+ASYNC def test_naked_holding(EXCHANGE, exchange_chaos):
+    AWAIT EXCHANGE.load_markets()
+    AWAIT EXCHANGE.create_order("BTC/USDT", "market", "buy", 0.01)
+    SLEEP(90)
+    AWAIT EXCHANGE.create_order("BTC/USDT", "limit", "sell", 0.01, 54_000, {{"stopLossPrice": 55_000}})
+    exchange_chaos.assert_positions_protected()
+    [interval] = exchange_chaos.venue("{venue}").unprotected_intervals()
+    assert (interval.symbol, interval.side, interval.size, interval.end is not None) == ("BTC/USDT", "long", 0.01, True)
+    assert 90 <= interval.seconds < 95
+    with pytest.raises(AssertionError, match="BTC/USDT on {venue} unprotected for 1m3"):
+        exchange_chaos.assert_positions_protected(max_unprotected="30s")
+"""
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+@pytest.mark.parametrize("venue", VENUES)
+def test_a_holding_bought_without_a_stop_is_naked_until_one_covers_it(
+    chaos_pytester: pytest.Pytester, venue: str, mode: str
+) -> None:
+    code = _bot(NAKED, venue, mode)
+    sleep = "await __import__('asyncio').sleep" if mode == "async" else "time.sleep"
+    chaos_pytester.makepyfile(code.replace("SLEEP", sleep))
+    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
