@@ -90,6 +90,10 @@ async def test_a_trailing_stop_replaced_through_faults_leaves_the_position_naked
         match=r"broke the attempts of max_unprotected=Budget\(attempts=3, seconds=60\.0\):\n- stop-loss sell 0\.01 .* took 4 attempts",
     ):
         exchange_chaos.assert_positions_protected(max_unprotected=Budget(attempts=3, seconds=60))
+    # within= takes a Budget too: the first stop came at once, its replacement took 4 attempts.
+    exchange_chaos.assert_positions_protected(within=Budget(attempts=4, seconds=5))
+    with pytest.raises(AssertionError, match=r"stop-loss sell 0\.01 .* took 4 attempts"):
+        exchange_chaos.assert_positions_protected(within=Budget(attempts=3, seconds=5))
 
 
 @pytest.mark.asyncio
