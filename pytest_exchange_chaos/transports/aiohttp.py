@@ -177,6 +177,9 @@ class _ChaosAioresponses(aioresponses):
         return None
 
 
+_HANDSHAKE_ROUND_TRIP = 0.1
+
+
 def _handshake_error(url: str, refused: StreamRefused) -> aiohttp.WSServerHandshakeError:
     """What aiohttp raises when the server answers the upgrade with an error status."""
     from multidict import CIMultiDict, CIMultiDictProxy
@@ -211,6 +214,10 @@ def _patch_ws_connect(engine: ChaosEngine) -> Callable[[], None]:
                 autoping=kwargs.get("autoping", True),
             )
         except StreamRefused as refused:
+            # A refusal is an answer from the server: it takes a round trip. Without one, a
+            # client that redials at once (ccxt before 4.5 has no dial backoff) would redial
+            # forever at the same instant of the chaos clock.
+            await asyncio.sleep(_HANDSHAKE_ROUND_TRIP)
             raise _handshake_error(full, refused) from None
 
     aiohttp.ClientSession._ws_connect = _ws_connect  # type: ignore[method-assign,assignment]
