@@ -285,3 +285,21 @@ def test_a_stream_schedule_that_never_fired_fails_the_test(chaos_pytester: pytes
     result.stdout.fnmatch_lines(
         ["*stream_disconnect*stream user*never injected a fault*", "*no websocket stream matched it*"]
     )
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "2m", faults.stream.disconnect(1011), stream="user"))
+async def test_the_stream_summary_and_outages_for_the_report(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=300)
+    await wait_for_fill(binance_pro, order_id, reconcile=False)
+    await settle(exchange_chaos)
+    summary = hub_of(exchange_chaos).summary()["binanceusdm"]
+    assert summary["connections"] == 2
+    assert summary["refused"] >= 5
+    assert summary["closes"] == {"1011": 1}
+    assert summary["faults"]["stream_disconnect"] == 1 + summary["refused"]
+    [outage] = summary["outages"]
+    assert (outage["from"], outage["why"]) == (pytest.approx(10), "closed 1011")
+    assert 130 <= outage["to"] <= 170  # back once the wave ended and ccxt's backoff let it redial

@@ -307,6 +307,41 @@ class StreamHub:
             spans.append((venue, number, start, None, why))
         return spans
 
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per venue, JSON-ready counts for a report: connections opened, handshakes refused,
+        closes by code, messages delivered/dropped/lost, faults by name, and the outages."""
+        venues: dict[str, dict[str, Any]] = {}
+        for record in self.records:
+            entry = venues.setdefault(
+                record.venue,
+                {
+                    "connections": 0,
+                    "refused": 0,
+                    "closes": {},
+                    "delivered": 0,
+                    "dropped": 0,
+                    "lost": 0,
+                    "faults": {},
+                    "outages": [],
+                },
+            )
+            if record.event == "connected":
+                entry["connections"] += 1
+            elif record.event == "refused":
+                entry["refused"] += 1
+            elif record.event == "closed" and record.code is not None:
+                entry["closes"][str(record.code)] = entry["closes"].get(str(record.code), 0) + 1
+            elif record.event in ("delivered", "dropped", "lost"):
+                entry[record.event] += 1
+            if record.fault is not None and record.event != "lost":
+                entry["faults"][record.fault] = entry["faults"].get(record.fault, 0) + 1
+        for venue, connection, start, end, why in self.outages():
+            if venue in venues:
+                venues[venue]["outages"].append(
+                    {"connection": connection, "from": start, "to": end, "why": why}
+                )
+        return venues
+
     # -- the transport's side -------------------------------------------------------------------
 
     def connect(
@@ -432,16 +467,21 @@ class StreamHub:
         if reply and connection.stalled():
             self._record(connection, "lost", message=message, detail="stalled")
             return
-        when = self._schedule(connection, connection.socket._feed_text, message.text(), delay=delay)
-        self._record(
-            connection,
-            "delivered",
-            stream=message.stream,
-            symbol=message.symbol,
-            fault=fault,
-            message=message,
-            t=self.now() + when,
-        )
+        socket = connection.socket
+        text = message.text()
+
+        def arrive(_: object) -> None:
+            # Recorded when it reaches the bot's socket, not when sent: a message still on its
+            # way when the connection drops, or when the test ends, never reached the bot.
+            if socket.closed or not connection.open:
+                self._record(
+                    connection, "lost", message=message, fault=fault, detail="connection ended first"
+                )
+                return
+            socket._feed_text(text)
+            self._record(connection, "delivered", message=message, fault=fault)
+
+        self._schedule(connection, arrive, None, delay=delay)
 
     def _schedule(
         self, connection: Connection, feed: Callable[[Any], None], data: Any, *, delay: float
