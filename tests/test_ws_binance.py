@@ -169,3 +169,17 @@ async def test_a_user_stream_with_an_unknown_listen_key_is_refused(exchange_chao
             await ws.ping()
             assert (await ws.receive()).type == aiohttp.WSMsgType.PONG
     assert exchange_chaos.unserved == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_an_order_placed_with_sync_ccxt_reaches_the_stream(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    # REST through requests (sync ccxt), the stream through ccxt.pro: one book, one story.
+    rest = ccxt.binanceusdm(dict(API_KEYS))
+    pending = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    order = rest.create_order(BTC, "limit", "sell", 0.01, 61_000)
+    watched = await pending
+    assert [(o["id"], o["status"], o["side"]) for o in watched] == [(order["id"], "open", "sell")]

@@ -247,6 +247,7 @@ class StreamHub:
         self._kinds_by_url: dict[str, frozenset[str]] = {}
         self._undo: list[Callable[[], None]] = []
         self._closed = False
+        self._watch_requests()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -722,6 +723,21 @@ class StreamHub:
         connection.close_code = code
         self._record(connection, "closed", code=code, fault=fault.name if fault else None, detail=detail)
         connection.server.on_close(connection)
+
+    def _watch_requests(self) -> None:
+        # Whatever client sent it (aiohttp, requests, httpx), a request the venue just executed
+        # reaches its streams as it happens: a fill, a cancel, a new order.
+        engine = self.engine
+        original = engine.handle
+        hub = self
+
+        def handle(request: Any, timeouts: Any) -> Any:
+            outcome = original(request, timeouts)
+            hub.refresh()
+            return outcome
+
+        engine.handle = handle  # type: ignore[method-assign]
+        self._undo.append(lambda: engine.__dict__.pop("handle", None))
 
     # -- prices moved by the test ----------------------------------------------------------------
 

@@ -96,10 +96,6 @@ class _VenueMatch(RequestMatch):
             client="aiohttp",
         )
         outcome = self._engine.handle(request, _timeouts(kwargs.get("timeout")))
-        hub = StreamHub.existing(self._engine)
-        if hub is not None:
-            # What the venue just did (a fill, a cancel) reaches its streams as it happens.
-            hub.refresh()
         if outcome.delay > 0:
             await asyncio.sleep(outcome.delay)
         if outcome.network is not None:
