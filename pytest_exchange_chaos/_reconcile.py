@@ -132,8 +132,13 @@ def reconcile(
     venues: Sequence[Venue], records: Sequence[StreamRecord], journal: Sequence[JournalRecord], now: float
 ) -> Verdict:
     """Compare the bot's view with every venue's state at ``now``."""
-    delivered = [r for r in records if r.event == "delivered" and r.t <= now and r.message is not None]
-    kinds = sorted({r.stream for r in delivered if r.stream and r.stream != "reply"})
+    # Replies (acks, pongs) tell nothing about orders or positions: only published messages.
+    delivered = [
+        r
+        for r in records
+        if r.event == "delivered" and r.t <= now and r.message is not None and r.stream != "reply"
+    ]
+    kinds = sorted({r.stream for r in delivered if r.stream})
     problems: list[str] = []
     checked = 0
     for venue in venues:

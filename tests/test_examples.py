@@ -43,6 +43,8 @@ def test_exactly_the_naive_bots_tests_fail(examples_run: tuple[pytest.RunResult,
         "examples/test_incident_bot.py::test_a_position_whose_stop_cannot_be_placed_is_closed[naive]",
         "examples/test_incident_bot.py::test_every_stop_loss_survives_three_502s[naive]",
         "examples/test_incident_bot.py::test_the_incident_day[naive]",
+        "examples/test_stream_bot.py::test_the_entry_survives_a_disconnect_wave[naive]",
+        "examples/test_stream_bot.py::test_the_entry_survives_dropped_messages[naive]",
     ]
     passed = [line.split()[1] for line in result.outlines if line.startswith("PASSED ")]
     assert len(passed) >= 8 and not any("[naive]" in nodeid for nodeid in passed)
@@ -66,6 +68,20 @@ def test_the_naive_day_fails_with_the_budget_verdict(examples_run: tuple[pytest.
         [
             "*positions left without a protective stop:",
             "*- long 0.01 BTC/USDT:USDT on binanceusdm*no stop-loss order",
+        ]
+    )
+
+
+def test_the_naive_stream_bot_fails_with_the_reconciliation_verdict(
+    examples_run: tuple[pytest.RunResult, Path],
+) -> None:
+    result, _ = examples_run
+    result.stdout.fnmatch_lines(
+        [
+            "*test_the_entry_survives_dropped_messages?naive? *",
+            "*the bot's view of 1 order(s)/position(s) is not the exchange's*",
+            "*- order * (buy limit 0.01 BTC/USDT:USDT on bybit): the bot last heard open, filled 0 (stream "
+            "message at +*); the exchange: closed, filled 0.01 (since +30s)",
         ]
     )
 

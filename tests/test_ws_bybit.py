@@ -1,0 +1,256 @@
+"""Bybit v5 websocket streams through real, unmodified ccxt.pro: what ``watch_*`` returns comes
+from the same book REST answers from, and survives the stream faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from pytest_exchange_chaos import ChaosController, Wave, faults
+
+pytestmark = pytest.mark.asyncio
+
+BTC = "BTC/USDT:USDT"
+KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
+
+
+@pytest_asyncio.fixture
+async def pro(exchange_chaos: ChaosController) -> AsyncIterator[Any]:
+    """Real ccxt.pro bybit, with keys, closed afterwards."""
+    import ccxt.pro
+
+    exchange = ccxt.pro.bybit(dict(KEYS))
+    try:
+        yield exchange
+    finally:
+        await exchange.close()
+
+
+async def _next(awaitable: Any, seconds: float = 30) -> Any:
+    return await asyncio.wait_for(awaitable, seconds)
+
+
+async def _subscribed(chaos: ChaosController, *topics: str) -> None:
+    """Until the bot's watch_* calls have subscribed to ``topics`` (ccxt sends the subscription
+    from a task of its own)."""
+    for _ in range(1000):
+        hub = _hub(chaos) if _hub_exists(chaos) else None
+        have = {t for c in hub.connections if c.open for t in c.topics} if hub is not None else set()
+        if set(topics) <= have:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never subscribed to {topics}")
+
+
+def _hub_exists(chaos: ChaosController) -> bool:
+    from pytest_exchange_chaos.streams import StreamHub
+
+    return StreamHub.existing(chaos._engine) is not None
+
+
+async def test_public_streams_show_the_venues_mark(pro: Any, exchange_chaos: ChaosController) -> None:
+    ticker = await _next(pro.watch_ticker(BTC))
+    book = await _next(pro.watch_order_book(BTC))
+    candles = await _next(pro.watch_ohlcv(BTC, "1m"))
+    rest = await pro.fetch_ticker(BTC)
+
+    assert ticker["last"] == rest["last"] == 60_000
+    assert book["bids"][0][0] < 60_000 < book["asks"][0][0]
+    assert candles[-1][4] == 60_000
+
+    moved = asyncio.ensure_future(pro.watch_ticker(BTC))
+    await asyncio.sleep(0.01)
+    exchange_chaos.venue("bybit").set_price(BTC, 61_234.5)
+    assert (await _next(moved))["last"] == 61_234.5
+
+
+async def test_a_fill_after_set_price_is_seen_on_every_private_stream_and_over_rest(
+    pro: Any, exchange_chaos: ChaosController
+) -> None:
+    placed_seen = asyncio.ensure_future(pro.watch_orders(BTC))
+    await _subscribed(exchange_chaos, "order")
+    entry = await pro.create_order(BTC, "limit", "buy", 0.01, 59_000)
+    [open_order] = await _next(placed_seen)
+    assert (open_order["id"], open_order["status"], open_order["filled"]) == (entry["id"], "open", 0)
+
+    orders = asyncio.ensure_future(pro.watch_orders(BTC))
+    trades = asyncio.ensure_future(pro.watch_my_trades(BTC))
+    balance = asyncio.ensure_future(pro.watch_balance())
+    await _subscribed(exchange_chaos, "order", "execution", "wallet")
+    exchange_chaos.venue("bybit").set_price(BTC, 58_500)
+
+    [filled] = [o for o in await _next(orders) if o["id"] == entry["id"]]
+    [trade] = await _next(trades)
+    wallet = await _next(balance)
+    rest = await pro.fetch_order(entry["id"], BTC, {"acknowledged": True})
+    assert (filled["status"], filled["filled"], filled["average"]) == ("closed", 0.01, 59_000)
+    assert (rest["status"], rest["filled"], rest["average"]) == ("closed", 0.01, 59_000)
+    assert (trade["order"], trade["amount"], trade["price"], trade["side"]) == (
+        entry["id"],
+        0.01,
+        59_000,
+        "buy",
+    )
+    assert wallet["USDT"]["total"] == pytest.approx(10_000 - 0.01 * 59_000 * 0.0002 - 0.01 * 500)
+
+    positions = asyncio.ensure_future(pro.watch_positions([BTC]))
+    [snapshot] = await _next(positions)  # ccxt.pro's first answer: the REST snapshot
+    assert (snapshot["side"], snapshot["contracts"]) == ("long", 0.01)
+
+
+async def test_a_stop_that_set_price_triggers_is_seen_on_the_stream_and_over_rest(
+    pro: Any, exchange_chaos: ChaosController
+) -> None:
+    await pro.create_order(BTC, "market", "buy", 0.01)
+    stop = await pro.create_order(
+        BTC, "market", "sell", 0.01, None, {"triggerPrice": 57_000, "triggerDirection": 2, "reduceOnly": True}
+    )
+    await _next(pro.watch_positions([BTC]))  # the REST snapshot; updates follow
+    orders = asyncio.ensure_future(pro.watch_orders(BTC))
+    positions = asyncio.ensure_future(pro.watch_positions([BTC]))
+    await _subscribed(exchange_chaos, "order", "position")
+    exchange_chaos.venue("bybit").set_price(BTC, 56_900)
+
+    [streamed] = [o for o in await _next(orders) if o["id"] == stop["id"]]
+    rest = await pro.fetch_order(stop["id"], BTC, {"acknowledged": True})
+    [flat] = await _next(positions)
+    assert (streamed["status"], streamed["filled"]) == (rest["status"], rest["filled"]) == ("closed", 0.01)
+    assert flat["contracts"] == 0
+    assert exchange_chaos.venue("bybit").positions() == []
+
+
+async def test_ccxt_keeps_its_stream_alive_on_the_chaos_clock(
+    pro: Any, exchange_chaos: ChaosController
+) -> None:
+    # ccxt pings every 18 s and drops a connection whose pongs stop: an hour of it takes no time.
+    watching = asyncio.ensure_future(pro.watch_orders(BTC))
+    await _subscribed(exchange_chaos, "order")
+    await asyncio.sleep(3600)
+    assert not watching.done()
+    entry = await pro.create_order(BTC, "market", "buy", 0.01)
+    [filled] = await _next(watching)
+    assert (filled["id"], filled["status"]) == (entry["id"], "closed")
+    [private] = [c for c in _hub(exchange_chaos).connections if c.path == "/v5/private"]
+    assert private.open
+    pings = [
+        r
+        for r in _hub(exchange_chaos).records_for("bybit", private.id)
+        if r.event == "received" and "ping" in r.detail
+    ]
+    assert len(pings) >= 3600 // 18 - 2  # every one answered: the connection was never dropped
+
+
+@pytest.mark.exchange_chaos(Wave("10s", "2m", faults.stream.disconnect(1006), stream="private"))
+@pytest.mark.parametrize(("fill_at", "heard_on"), [(150, "stream"), (30, "rest")])
+async def test_a_bot_waiting_for_its_fill_on_watch_orders_survives_a_disconnect_wave(
+    pro: Any, exchange_chaos: ChaosController, fill_at: float, heard_on: str
+) -> None:
+    entry = await pro.create_order(BTC, "limit", "buy", 0.01, 59_000)
+    seen, source = await _wait_for_fill(pro, entry["id"], exchange_chaos, fill_at=fill_at)
+
+    assert (seen["status"], seen["filled"], source) == ("closed", 0.01, heard_on)
+    closes = [r for r in _hub(exchange_chaos).records if r.event == "closed" and r.code == 1006]
+    assert closes and closes[0].t == 10
+    if heard_on == "stream":  # the wave ended at +130 s: ccxt reconnected and heard the fill
+        assert exchange_chaos.now() >= 150
+        exchange_chaos.assert_state_reconciled()
+
+
+async def _wait_for_fill(
+    pro: Any, order_id: str, chaos: ChaosController, *, fill_at: float
+) -> tuple[Any, str]:
+    """A bot's loop: watch until the order is filled; after a broken stream (ccxt reconnects on
+    the next watch), read the order back over REST, since news may have been lost meanwhile.
+    The market reaches the order's price at ``fill_at``."""
+    loop = asyncio.get_running_loop()
+    loop.call_later(fill_at - chaos.now(), lambda: chaos.venue("bybit").set_price(BTC, 58_000))
+    while True:
+        try:
+            orders = await pro.watch_orders(BTC)
+        except Exception:  # ccxt's NetworkError on the dropped connection, and on each retry
+            order = await pro.fetch_order(order_id, BTC, {"acknowledged": True})
+            if order["status"] == "closed":
+                return order, "rest"
+            await asyncio.sleep(1)
+            continue
+        for order in orders:
+            if order["id"] == order_id and order["status"] == "closed":
+                return order, "stream"
+
+
+def _hub(chaos: ChaosController) -> Any:
+    from pytest_exchange_chaos.streams import StreamHub
+
+    hub = StreamHub.existing(chaos._engine)
+    assert hub is not None
+    return hub
+
+
+# -- the protocol itself, as a hand-written aiohttp bot speaks it ------------------------------------
+
+
+async def _ws(url: str) -> Any:
+    import aiohttp
+
+    session = aiohttp.ClientSession()
+    return session, await session.ws_connect(url)
+
+
+@pytest.mark.usefixtures("exchange_chaos")
+async def test_the_gateway_answers_pings_auth_and_subscriptions_as_bybit_does() -> None:
+    session, public = await _ws("wss://stream.bybit.com/v5/public/linear")
+    private_session, private = await _ws("wss://stream-testnet.bybit.com/v5/private")
+    try:
+        await public.send_json({"req_id": "7", "op": "ping"})
+        assert (await public.receive_json())["ret_msg"] == "pong"
+        await public.send_json({"req_id": "8", "op": "subscribe", "args": ["tickers.NOPEUSDT"]})
+        refused = await public.receive_json()
+        assert (refused["success"], refused["req_id"]) == (False, "8")
+        await public.send_json({"req_id": "9", "op": "subscribe", "args": ["orderbook.50.BTCUSDT"]})
+        assert (await public.receive_json())["success"] is True
+        snapshot = await public.receive_json()
+        assert (snapshot["topic"], snapshot["type"], len(snapshot["data"]["b"])) == (
+            "orderbook.50.BTCUSDT",
+            "snapshot",
+            50,
+        )
+
+        await private.send_json({"op": "subscribe", "req_id": "1", "args": ["order"]})
+        assert (await private.receive_json())["ret_msg"] == "Request not authorized"
+        await private.send_json({"op": "auth", "args": ["key", "1000", "0" * 64]})  # expired in 1970
+        assert (await private.receive_json())["success"] is False
+        await private.send_json({"op": "auth", "args": ["key", "4102444800000", "0" * 64]})  # 2100
+        assert (await private.receive_json())["success"] is True
+        await private.send_json({"op": "ping", "req_id": "2"})
+        pong = await private.receive_json()
+        assert (pong["op"], pong["req_id"]) == ("pong", "2")
+    finally:
+        await public.close()
+        await private.close()
+        await session.close()
+        await private_session.close()
+
+
+@pytest.mark.usefixtures("exchange_chaos")
+async def test_a_path_bybit_does_not_serve_refuses_the_handshake() -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect("wss://stream.bybit.com/v5/trade")
+    assert refused.value.status == 404
+
+
+async def test_stream_rows_are_the_rest_rows(pro: Any, exchange_chaos: ChaosController) -> None:
+    watching = asyncio.ensure_future(pro.watch_orders(BTC))
+    await _subscribed(exchange_chaos, "order")
+    entry = await pro.create_order(BTC, "limit", "buy", 0.01, 59_000, {"clientOrderId": "mine-1"})
+    [streamed] = await _next(watching)
+    rest = await pro.fetch_order(entry["id"], BTC, {"acknowledged": True})
+    assert streamed["info"] == {"category": "linear", **rest["info"]}
+    assert json.dumps(streamed["clientOrderId"]) == '"mine-1"'
