@@ -488,11 +488,14 @@ class BybitStreams(StreamServer):
             connection.subscribe(topic, kind)
         connection.reply(subscribe_reply(req_id, conn_id, private=private))
         server_ms = self._server_ms()
+        if private:
+            return
         for topic in kinds:
-            if not private:
-                message = self._public(topic, server_ms)
-                if message is not None:
-                    connection.send(message)
+            message = self._public(topic, server_ms)
+            if message is not None:
+                connection.send(message)
+            # What every subscriber has now: the next refresh publishes only a change.
+            self._shown[topic.rsplit(".", 1)[-1]] = self._public_state(topic.rsplit(".", 1)[-1])
 
     def _kind(self, topic: str, *, private: bool) -> str | None:
         if private:
@@ -567,13 +570,16 @@ class BybitStreams(StreamServer):
             "wallet", StreamMessage("wallet", wallet_message(book, server_ms, self._next()), private=True)
         )
 
-    def _refresh_public(self, topics: set[str], server_ms: int) -> None:
+    def _public_state(self, instrument_id: str) -> tuple[Decimal, Decimal]:
         book = self.bybit.book
+        return book.marks[instrument_id], book.stats[instrument_id].volume
+
+    def _refresh_public(self, topics: set[str], server_ms: int) -> None:
         by_instrument: dict[str, list[str]] = {}
         for topic in topics:
             by_instrument.setdefault(topic.rsplit(".", 1)[-1], []).append(topic)
         for instrument_id, wanted in by_instrument.items():
-            shown = (book.marks[instrument_id], book.stats[instrument_id].volume)
+            shown = self._public_state(instrument_id)
             if self._shown.get(instrument_id) == shown:
                 continue
             self._shown[instrument_id] = shown
