@@ -303,3 +303,30 @@ async def test_the_stream_summary_and_outages_for_the_report(
     [outage] = summary["outages"]
     assert (outage["from"], outage["why"]) == (pytest.approx(10), "closed 1011")
     assert 130 <= outage["to"] <= 170  # back once the wave ended and ccxt's backoff let it redial
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(1, faults.stream.disconnect(1006), stream="user", after=1))
+async def test_a_disconnect_burst_strikes_on_the_next_matching_message(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=30)
+    how, errors = await wait_for_fill(binance_pro, order_id, reconcile=True)
+    await settle(exchange_chaos)
+    assert (how, len(errors)) == ("rest", 1)
+    assert "closing code 1006" in errors[0]
+    [closed] = [r for r in events(exchange_chaos, "closed") if r.fault]
+    assert (closed.t, closed.code) == (pytest.approx(30, abs=0.5), 1006)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(expect_requests=True)
+async def test_a_wave_added_during_the_test_strikes_open_connections(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    await binance_pro.watch_ticker(BTC)
+    exchange_chaos.add(Wave("1m", "1m", faults.stream.disconnect(1011), stream="ticker"))
+    await binance_pro.fetch_time()  # any request: the hub looks at the schedules again
+    with pytest.raises(ccxt.NetworkError, match="closing code 1011"):
+        await binance_pro.watch_ticker(BTC)
+    assert exchange_chaos.now() == pytest.approx(60)

@@ -404,6 +404,7 @@ class StreamHub:
         for server in self.servers.values():
             if any(c.open and c.server is server for c in self.connections):
                 server.refresh()
+        self._arm_waves()  # waves the test added since (controller.add)
 
     def close(self) -> None:
         """The session ends: timers stop, every connection still open is cut."""
