@@ -115,7 +115,9 @@ def test_same_seed_same_journal_other_seed_other_journal(chaos_pytester: pytest.
     chaos_pytester.makepyfile(TOY_TEST)
 
     def journal(seed: int, name: str) -> list[dict[str, object]]:
-        chaos_pytester.runpytest(f"--chaos-seed={seed}", f"--chaos-report={name}").assert_outcomes(passed=1)
+        chaos_pytester.runpytest(
+            f"--chaos-seed={seed}", f"--chaos-report={name}", "--chaos-report-detail=full"
+        ).assert_outcomes(passed=1)
         document = json.loads((chaos_pytester.path / name).read_text())
         assert document["seed"] == seed
         (entry,) = document["tests"]
@@ -135,10 +137,11 @@ def test_report_ini_twin_and_schema(chaos_pytester: pytest.Pytester) -> None:
     chaos_pytester.makepyfile(TOY_TEST)
     chaos_pytester.makeini(
         "[pytest]\nasyncio_default_fixture_loop_scope = function\nchaos_report = out/report.json\n"
+        "chaos_report_detail = full\n"
     )
     chaos_pytester.runpytest().assert_outcomes(passed=1)
     document = json.loads((chaos_pytester.path / "out" / "report.json").read_text())
-    assert document["schema_version"] == 1
+    assert (document["schema_version"], document["detail"]) == (2, "full")
     (entry,) = document["tests"]
     assert entry["nodeid"] == "test_report_ini_twin_and_schema.py::test_toy"
     assert set(entry["journal"][0]) >= {

@@ -68,7 +68,9 @@ SEED_LINE = re.compile(r"exchange-chaos: seed=(\d+) ")
 
 def run(pytester: pytest.Pytester, *args: str) -> tuple[int, dict[str, Any]]:
     report = f"report-{len(list(pytester.path.glob('report-*.json')))}.json"
-    result = pytester.runpytest_subprocess(*args, f"--chaos-report={report}", "-p", "no:randomly")
+    result = pytester.runpytest_subprocess(
+        *args, f"--chaos-report={report}", "--chaos-report-detail=full", "-p", "no:randomly"
+    )
     result.assert_outcomes(passed=6)
     match = SEED_LINE.search(result.stdout.str())
     assert match is not None, result.stdout.str()
