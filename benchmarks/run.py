@@ -27,6 +27,7 @@ import memory
 import order_book
 import per_request
 import virtual_clock
+import websocket
 from harness import Result, Section
 
 PACKAGES = (
@@ -103,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds: a first look")
     parser.add_argument(
         "--only",
-        choices=("requests", "clock", "idle", "memory", "book"),
+        choices=("requests", "clock", "idle", "memory", "book", "websocket"),
         action="append",
         help="run only these sections (repeatable)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     args = parser.parse_args(argv)
-    only = set(args.only or ("requests", "clock", "idle", "memory", "book"))
+    only = set(args.only or ("requests", "clock", "idle", "memory", "book", "websocket"))
     quick = args.quick
 
     def progress(section: str) -> Callable[[str], None]:
@@ -134,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     if "book" in only:
         sections.append(
             order_book.run(orders=100 if quick else 300, rounds=3 if quick else 7, progress=progress("book"))
+        )
+    if "websocket" in only:
+        sections.append(
+            websocket.run(n=300 if quick else 1_000, rounds=3 if quick else 7, progress=progress("websocket"))
         )
 
     info = machine()
