@@ -36,7 +36,7 @@ from pytest_exchange_chaos.venues._errors import (
     WouldTriggerImmediately,
 )
 from pytest_exchange_chaos.venues._instruments import SPOT_PAIRS, Instrument
-from pytest_exchange_chaos.venues._records import OrderKind, OrderRequest, Side, TimeInForce
+from pytest_exchange_chaos.venues._records import Order, OrderKind, OrderRequest, Side, TimeInForce
 from pytest_exchange_chaos.venues._spot import SpotBook, spot_intent
 from pytest_exchange_chaos.venues._spot_views import SpotVenue
 from pytest_exchange_chaos.venues.base import (
@@ -457,7 +457,7 @@ def _fmt(value: Decimal) -> str:
     return format(value, f".{_PLACES}f")
 
 
-def order_payload(order: Any, instrument: Instrument) -> dict[str, Any]:
+def order_payload(order: Order, instrument: Instrument) -> dict[str, Any]:
     """A ``GET /api/v3/order`` answer."""
     return {
         "symbol": instrument.id,
