@@ -300,7 +300,7 @@ class OperationTracker:
                 operation = None
         if operation is None:
             operation = Operation(venue, intent, symbol)
-            operation._client_order_id = _bots_own(client_order_id)
+            operation._client_order_id = client_order_id
             if self._remember:
                 self.operations.append(operation)
             self._open[key] = operation
@@ -359,9 +359,9 @@ class OperationTracker:
     def _gave_up(operation: Operation, t: float, client_order_id: str | None) -> str | None:
         if not operation.records:  # its first attempt has not been answered yet
             return None
-        own = _bots_own(client_order_id)
-        if own is not None and operation._client_order_id is not None:
-            if own != operation._client_order_id:
+        own, before = _bots_own(client_order_id), _bots_own(operation._client_order_id)
+        if own is not None and before is not None:
+            if own != before:
                 return (
                     f"at {format_clock(t)} it sent the same order with a new client order id "
                     "of its own, a new operation"
