@@ -169,9 +169,9 @@ async def _wait_for_fill(
     The market reaches the order's price at ``fill_at``."""
     loop = asyncio.get_running_loop()
     loop.call_later(fill_at - chaos.now(), lambda: chaos.venue("bybit").set_price(BTC, 58_000))
-    while True:
+    for _ in range(1000):  # a broken stream must fail the test, not hang it
         try:
-            orders = await pro.watch_orders(BTC)
+            orders = await asyncio.wait_for(pro.watch_orders(BTC), 600)
         except Exception:  # ccxt's NetworkError on the dropped connection, and on each retry
             order = await pro.fetch_order(order_id, BTC, {"acknowledged": True})
             if order["status"] == "closed":
@@ -181,6 +181,7 @@ async def _wait_for_fill(
         for order in orders:
             if order["id"] == order_id and order["status"] == "closed":
                 return order, "stream"
+    raise AssertionError(f"order {order_id} never filled")
 
 
 def _hub(chaos: ChaosController) -> Any:
