@@ -8,21 +8,21 @@ from typing import Any
 import pytest
 from sync_bot import SyncBot
 
-from pytest_exchange_chaos import Budget, Burst, ChaosController, faults
+from pytest_exchange_chaos import Burst, ChaosController, faults
 
 SYMBOL = "BTC/USDT:USDT"
 
 
 @pytest.mark.exchange_chaos(Burst(count=2, fault=faults.bad_gateway(), intent="stop_loss"))
-# Two steps lost to 502s, placed on the third: three attempts, a step (a minute and a bit) apart.
-@pytest.mark.retry_budget(stop_loss=Budget(attempts=3, seconds="3m"))
 def test_a_stop_that_failed_is_placed_on_the_next_step(
     binance_sync: Any, exchange_chaos: ChaosController
 ) -> None:
     SyncBot(binance_sync, SYMBOL, 0.01, every=60).run(steps=4)
 
     exchange_chaos.assert_placed("stop_loss", symbol=SYMBOL, count=1)
-    exchange_chaos.assert_positions_protected()
+    # Two steps lost to 502s, placed on the third. Each step's try is a decision of its own (the
+    # bot waits a minute, not a backoff), so what it promises is time without a stop, not attempts.
+    exchange_chaos.assert_positions_protected(max_unprotected="3m")
 
 
 @pytest.mark.exchange_chaos(
