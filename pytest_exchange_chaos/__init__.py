@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_exchange_chaos import faults, profiles
     from pytest_exchange_chaos.budget import Budget
-    from pytest_exchange_chaos.ratelimits import BinanceRateLimits
     from pytest_exchange_chaos.controller import ChaosController
     from pytest_exchange_chaos.errors import UnservedRequestError
     from pytest_exchange_chaos.journal import JournalRecord, Operation
     from pytest_exchange_chaos.logreplay import waves_from_log
     from pytest_exchange_chaos.naked_time import UnprotectedInterval
+    from pytest_exchange_chaos.ratelimits import BinanceRateLimits
     from pytest_exchange_chaos.schedule import Burst, Wave
     from pytest_exchange_chaos.venues.base import InstrumentView
 
