@@ -68,7 +68,43 @@ class _Route:
     hosts: frozenset[str]
 
 
-class BinanceUsdmVenue(BookVenue):
+class BinanceRest:
+    """What Binance's REST gateways share, futures and spot: error bodies and their statuses,
+    the request's form read once for classify() and execute(), and the server's clock."""
+
+    context: VenueContext
+    _form_request: ExchangeRequest | None = None
+    _form_cache: dict[str, str] | None = None
+
+    def error_reply(self, code: int, message: str) -> VenueReply:
+        status = {-1003: 429, -1001: 500, -1006: 503, -1007: 408, -2014: 401, -2015: 401}.get(code, 400)
+        return VenueReply.json({"code": code, "msg": message}, status, accepted=False, error_code=code)
+
+    def _form(self, request: ExchangeRequest) -> dict[str, str]:
+        # Handlers take the form as a read-only Mapping, so classify() and execute() can share it.
+        if request is not self._form_request:
+            try:
+                form: dict[str, str] | None = request.form
+            except ValueError:
+                form = None
+            self._form_request, self._form_cache = request, form
+        if self._form_cache is None:
+            raise ValueError("the request's parameters cannot be read")
+        return self._form_cache
+
+    def _server_ms(self) -> int:
+        return int(self.context.wall_time() * 1000)
+
+    def _error(self, reject: BinanceReject) -> VenueReply:
+        return VenueReply.json(
+            {"code": reject.code, "msg": reject.message},
+            reject.status,
+            accepted=False,
+            error_code=reject.code,
+        )
+
+
+class BinanceUsdmVenue(BinanceRest, BookVenue):
     id = "binanceusdm"
     hosts = FAPI_HOSTS | DAPI_HOSTS
     """The spot hosts belong to the ``binance`` venue; this one still answers the spot exchange
@@ -98,8 +134,6 @@ class BinanceUsdmVenue(BookVenue):
         self._account_alias = self.ids.client_order_id()[:12]
         # The engine asks classify() and then execute() about the same request: its form is
         # read once (None when it cannot be read), keyed by the request object itself.
-        self._form_request: ExchangeRequest | None = None
-        self._form_cache: dict[str, str] | None = None
 
     # ------------------------------------------------------------------------- Venue API
 
@@ -161,34 +195,7 @@ class BinanceUsdmVenue(BookVenue):
     def instruments(self) -> list[InstrumentView]:
         return instrument_views(self.book.instruments.values(), self.book.marks)
 
-    def error_reply(self, code: int, message: str) -> VenueReply:
-        status = {-1003: 429, -1001: 500, -1006: 503, -1007: 408, -2014: 401, -2015: 401}.get(code, 400)
-        return VenueReply.json({"code": code, "msg": message}, status, accepted=False, error_code=code)
-
     # --------------------------------------------------------------------------- plumbing
-
-    def _form(self, request: ExchangeRequest) -> dict[str, str]:
-        # Handlers take the form as a read-only Mapping, so classify() and execute() can share it.
-        if request is not self._form_request:
-            try:
-                form: dict[str, str] | None = request.form
-            except ValueError:
-                form = None
-            self._form_request, self._form_cache = request, form
-        if self._form_cache is None:
-            raise ValueError("the request's parameters cannot be read")
-        return self._form_cache
-
-    def _server_ms(self) -> int:
-        return int(self.context.wall_time() * 1000)
-
-    def _error(self, reject: BinanceReject) -> VenueReply:
-        return VenueReply.json(
-            {"code": reject.code, "msg": reject.message},
-            reject.status,
-            accepted=False,
-            error_code=reject.code,
-        )
 
     def _unified(self, exchange_id: str | None, path: str) -> str | None:
         if not exchange_id or not path.startswith("/fapi/"):

@@ -50,6 +50,7 @@ from pytest_exchange_chaos.venues.base import (
 from pytest_exchange_chaos.venues.binance import (
     SPOT_HOSTS,
     Auth,
+    BinanceRest,
     Params,
     _integer,
     _time_window,
@@ -91,7 +92,7 @@ class _Route:
     auth: Auth
 
 
-class BinanceSpotVenue(SpotVenue):
+class BinanceSpotVenue(BinanceRest, SpotVenue):
     id = "binance"
     hosts = SPOT_HOSTS
     market_name = "spot"
@@ -113,8 +114,6 @@ class BinanceSpotVenue(SpotVenue):
             balances={k: Decimal(v) for k, v in (balances or {"USDT": "10000"}).items()},
         )
         self._uid = 100_000_000 + context.seed % 800_000_000
-        self._form_request: ExchangeRequest | None = None
-        self._form_cache: dict[str, str] | None = None
 
     # ------------------------------------------------------------------------- Venue API
 
@@ -168,33 +167,7 @@ class BinanceSpotVenue(SpotVenue):
             return result
         return VenueReply.json(result)
 
-    def error_reply(self, code: int, message: str) -> VenueReply:
-        status = {-1003: 429, -1001: 500, -1006: 503, -1007: 408, -2014: 401, -2015: 401}.get(code, 400)
-        return VenueReply.json({"code": code, "msg": message}, status, accepted=False, error_code=code)
-
     # --------------------------------------------------------------------------- plumbing
-
-    def _form(self, request: ExchangeRequest) -> dict[str, str]:
-        if request is not self._form_request:
-            try:
-                form: dict[str, str] | None = request.form
-            except ValueError:
-                form = None
-            self._form_request, self._form_cache = request, form
-        if self._form_cache is None:
-            raise ValueError("the request's parameters cannot be read")
-        return self._form_cache
-
-    def _server_ms(self) -> int:
-        return int(self.context.wall_time() * 1000)
-
-    def _error(self, reject: BinanceReject) -> VenueReply:
-        return VenueReply.json(
-            {"code": reject.code, "msg": reject.message},
-            reject.status,
-            accepted=False,
-            error_code=reject.code,
-        )
 
     def _instrument(self, params: Params, *, required: bool = True) -> Instrument | None:
         symbol = params.get("symbol")
