@@ -16,6 +16,17 @@ from pytest_exchange_chaos import ChaosController, Wave, faults
 pytestmark = pytest.mark.asyncio
 
 BTC = "BTC/USDT:USDT"
+
+
+def _total_is_equity() -> bool:
+    import inspect
+
+    import ccxt.pro
+
+    return "'equity', 'walletBalance'" in inspect.getsource(ccxt.pro.bybit.parse_ws_balance)
+
+
+_TOTAL_IS_EQUITY = _total_is_equity()
 KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
 
 
@@ -45,6 +56,12 @@ async def _subscribed(chaos: ChaosController, *topics: str) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"never subscribed to {topics}")
+
+
+def _numbers_as_text(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its integers as text: ccxt before 4.5 reads REST bodies with
+    ``quoteJsonNumbers`` (``parse_int=str``) and stream messages without it."""
+    return {k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in row.items()}
 
 
 def _hub_exists(chaos: ChaosController) -> bool:
@@ -96,7 +113,10 @@ async def test_a_fill_after_set_price_is_seen_on_every_private_stream_and_over_r
         59_000,
         "buy",
     )
-    assert wallet["USDT"]["total"] == pytest.approx(10_000 - 0.01 * 59_000 * 0.0002 - 0.01 * 500)
+    paid = 10_000 - 0.01 * 59_000 * 0.0002
+    # ccxt.pro 4.5 totals a unified account at its equity (the long is 5 USDT under water); 4.4
+    # at its wallet balance. The message carries both.
+    assert wallet["USDT"]["total"] == pytest.approx(paid - 0.01 * 500 if _TOTAL_IS_EQUITY else paid)
 
     positions = asyncio.ensure_future(pro.watch_positions([BTC]))
     [snapshot] = await _next(positions)  # ccxt.pro's first answer: the REST snapshot
@@ -253,5 +273,5 @@ async def test_stream_rows_are_the_rest_rows(pro: Any, exchange_chaos: ChaosCont
     entry = await pro.create_order(BTC, "limit", "buy", 0.01, 59_000, {"clientOrderId": "mine-1"})
     [streamed] = await _next(watching)
     rest = await pro.fetch_order(entry["id"], BTC, {"acknowledged": True})
-    assert streamed["info"] == {"category": "linear", **rest["info"]}
+    assert _numbers_as_text(streamed["info"]) == _numbers_as_text({"category": "linear", **rest["info"]})
     assert json.dumps(streamed["clientOrderId"]) == '"mine-1"'
