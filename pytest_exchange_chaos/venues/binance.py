@@ -618,6 +618,12 @@ class BinanceUsdmVenue(BinanceRest, BookVenue):
             self._current_listen_key = self.ids.listen_key()
         return {"listenKey": self._current_listen_key}
 
+    def _keep_alive_listen_key(self, params: Params) -> Any:
+        # An expired or closed key is not revived by a keepalive: the bot must POST for a new one.
+        if self._current_listen_key is None:
+            raise BinanceReject(-1125, "This listenKey does not exist.")
+        return {"listenKey": self._current_listen_key}
+
     def _close_listen_key(self, params: Params) -> Any:
         self._current_listen_key = None
         return {}
@@ -746,6 +752,6 @@ _ROUTES: dict[tuple[str, str], _Route] = {
     ("GET", "/fapi/v1/accountConfig"): _Route(_V._account_config, "account", "signed", _F),
     ("GET", "/fapi/v1/commissionRate"): _Route(_V._commission_rate, "account", "signed", _F),
     ("POST", "/fapi/v1/listenKey"): _Route(_V._listen_key, "other", "key", _F),
-    ("PUT", "/fapi/v1/listenKey"): _Route(_V._listen_key, "other", "key", _F),
+    ("PUT", "/fapi/v1/listenKey"): _Route(_V._keep_alive_listen_key, "other", "key", _F),
     ("DELETE", "/fapi/v1/listenKey"): _Route(_V._close_listen_key, "other", "key", _F),
 }
