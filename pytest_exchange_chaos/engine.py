@@ -96,6 +96,13 @@ class ChaosEngine:
         self.unserved: list[UnservedRequest] = []
         self.allowed_hosts = tuple(host.lower() for host in allowed_hosts)
         self._venue_by_host = {host: venue for venue in self.venues for host in venue.hosts}
+        self._after_request: list[Callable[[], None]] = []
+
+    def after_each_request(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after each request a venue answered, whatever client sent it (the
+        stream hub publishes the fill or cancel it caused). Returns what removes it again."""
+        self._after_request.append(listener)
+        return lambda: self._after_request.remove(listener)
 
     def passes_through(self, url: str) -> bool:
         """True for a host no venue serves that the test explicitly allowed, or that is loopback
@@ -165,6 +172,8 @@ class ChaosEngine:
             injected = InjectedFault(fault, request, call, record)
             for observe in self.observers:
                 observe(injected)
+        for listener in self._after_request:
+            listener()
         return outcome
 
     def _refuse_not_simulated(self, now: float, request: ExchangeRequest, missing: str) -> Outcome:

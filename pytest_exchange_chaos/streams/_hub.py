@@ -728,32 +728,14 @@ class StreamHub:
     def _watch_requests(self) -> None:
         # Whatever client sent it (aiohttp, requests, httpx), a request the venue just executed
         # reaches its streams as it happens: a fill, a cancel, a new order.
-        engine = self.engine
-        original = engine.handle
-        hub = self
-
-        def handle(request: Any, timeouts: Any) -> Any:
-            outcome = original(request, timeouts)
-            hub.refresh()
-            return outcome
-
-        engine.handle = handle  # type: ignore[method-assign]
-        self._undo.append(lambda: engine.__dict__.pop("handle", None))
+        self._undo.append(self.engine.after_each_request(self.refresh))
 
     # -- prices moved by the test ----------------------------------------------------------------
 
     def _watch_prices(self, venue: Venue) -> None:
         # set_price is called on the venue object itself (controller.venue(...)): while streams
         # run, the same call publishes what the move changed (a triggered stop, a new mark).
-        original = venue.set_price
-        hub = self
-
-        def set_price(symbol: str, price: float) -> None:
-            original(symbol, price)
-            hub.refresh()
-
-        venue.set_price = set_price  # type: ignore[method-assign]
-        self._undo.append(lambda: venue.__dict__.pop("set_price", None))
+        self._undo.append(venue.when_price_moves(self.refresh))
 
     # -- records -----------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ client's own response object.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from abc import ABC, abstractmethod
@@ -356,6 +357,25 @@ class VenueContext:
     seed: int = 0
 
 
+def _telling_listeners(
+    set_price: Callable[[Venue, str, float], None],
+) -> Callable[[Venue, str, float], None]:
+    @functools.wraps(set_price)
+    def moved(venue: Venue, symbol: str, price: float) -> None:
+        state = venue.__dict__
+        state["_moving"] = state.get("_moving", 0) + 1
+        try:
+            set_price(venue, symbol, price)
+        finally:
+            state["_moving"] -= 1
+        if not state["_moving"]:  # a subclass's super().set_price(...) tells once, at the end
+            for listener in list(state.get("_price_listeners", ())):
+                listener()
+
+    moved._tells_listeners = True  # type: ignore[attr-defined]
+    return moved
+
+
 class Venue(ABC):
     """A simulated exchange with state.
 
@@ -368,8 +388,23 @@ class Venue(ABC):
     hosts: ClassVar[frozenset[str]]
     """Every host this venue answers for (production, testnet, demo)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every venue's own set_price tells the listeners, so a test that took
+        # ``venue.set_price`` before the bot opened its first stream still moves the stream.
+        own = cls.__dict__.get("set_price")
+        if own is not None and not getattr(own, "_tells_listeners", False):
+            cls.set_price = _telling_listeners(own)  # type: ignore[assignment,method-assign]
+
     def __init__(self, context: VenueContext) -> None:
         self.context = context
+
+    def when_price_moves(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after each :meth:`set_price` (once, however the subclasses chain
+        it). Returns what removes it again."""
+        listeners: list[Callable[[], None]] = self.__dict__.setdefault("_price_listeners", [])
+        listeners.append(listener)
+        return lambda: listeners.remove(listener)
 
     def serves(self, request: ExchangeRequest) -> bool:
         return request.host in self.hosts
