@@ -11,6 +11,7 @@ import ccxt
 import pytest
 import pytest_asyncio
 
+from pytest_exchange_chaos import Wave, faults
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.streams import OrderFact, PositionFact, StreamHub
 
@@ -148,7 +149,124 @@ async def test_watch_positions_sees_a_position_opened_over_rest(
 async def test_a_stream_the_venue_does_not_publish_fails_loudly(binance_pro: Any) -> None:
     # Waiting forever on a stream nobody publishes would pass nothing and fail nothing.
     with pytest.raises(ccxt.ExchangeError, match="not simulated"):
-        await asyncio.wait_for(binance_pro.watch_order_book(BTC), 600)
+        await asyncio.wait_for(binance_pro.watch_trades(BTC), 600)
+
+
+def levels(book: dict[str, Any], depth: int) -> tuple[list[list[float]], list[list[float]]]:
+    return [list(level[:2]) for level in book["bids"][:depth]], [
+        list(level[:2]) for level in book["asks"][:depth]
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+@pytest.mark.parametrize("limit", [None, 5])
+async def test_watch_order_book_is_the_rest_book_and_moves_with_it(
+    exchange_chaos: ChaosController, binance_pro: Any, limit: int | None
+) -> None:
+    # ccxt syncs the diff stream with a REST snapshot (its U/u/pu check) and applies the diffs.
+    shown = limit or 1000
+    book = await binance_pro.watch_order_book(BTC, limit)
+    assert book["nonce"] is not None
+    assert levels(book, shown) == levels(await binance_pro.fetch_order_book(BTC, 1000), shown)
+    for price in (61_500, 61_500.1, 59_000.05):  # far up, a tick up, far down
+        await asyncio.sleep(1)
+        exchange_chaos.venue("binanceusdm").set_price(BTC, price)
+        book = await binance_pro.watch_order_book(BTC, limit)
+        assert len(book["bids"]) == len(book["asks"]) == shown
+        assert book["bids"][0][0] < price < book["asks"][0][0]
+        assert levels(book, shown) == levels(await binance_pro.fetch_order_book(BTC, 1000), shown)
+    # Two moves in the same millisecond: two updates under one id (pu == u), applied in order.
+    venue = exchange_chaos.venue("binanceusdm")
+    venue.set_price(BTC, 60_000)
+    venue.set_price(BTC, 60_300)
+    book = await binance_pro.watch_order_book(BTC, limit)  # woken by the first
+    rest = await binance_pro.fetch_order_book(BTC, 1000)  # meanwhile ccxt applied the second
+    assert levels(book.limit(), shown) == levels(rest, shown)
+    diffs = [
+        r.message.payload
+        for r in hub_of(exchange_chaos).records
+        if r.event == "delivered" and r.message is not None and r.message.stream == "depth"
+    ]
+    assert [d["pu"] for d in diffs[1:]] == [d["u"] for d in diffs[:-1]]
+    assert diffs[-1]["U"] == diffs[-1]["u"] == diffs[-1]["pu"]
+    assert_no_socket_opened(exchange_chaos)
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "10s", faults.stream.drop(), stream="depth"))
+async def test_a_dropped_depth_update_is_a_gap_ccxt_detects_and_a_new_watch_resyncs(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    venue = exchange_chaos.venue("binanceusdm")
+    await binance_pro.watch_order_book(BTC)
+    for at, price in ((5, 60_500), (15, 61_000), (25, 61_500)):  # the update at +15 s is dropped
+        asyncio.get_running_loop().call_later(at - exchange_chaos.now(), venue.set_price, BTC, price)
+    assert (await binance_pro.watch_order_book(BTC))["asks"][0][0] == pytest.approx(60_500.1)
+    # The update after the gap names a pu the bot never saw: ccxt drops its book and says so.
+    with pytest.raises(ccxt.ChecksumError):
+        await binance_pro.watch_order_book(BTC)
+    assert exchange_chaos.now() == pytest.approx(25, abs=0.5)
+    # Watching again subscribes again and syncs from a new REST snapshot: the book is right.
+    book = await binance_pro.watch_order_book(BTC)
+    assert levels(book, 1000) == levels(await binance_pro.fetch_order_book(BTC, 1000), 1000)
+    assert book["asks"][0][0] == pytest.approx(61_500.1)
+    dropped = [r for r in hub_of(exchange_chaos).records if r.event == "dropped"]
+    assert [(r.t, r.stream) for r in dropped] == [(pytest.approx(15, abs=0.5), "depth")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_partial_books_and_diffs_by_hand_on_a_combined_stream(exchange_chaos: ChaosController) -> None:
+    import aiohttp
+
+    rest = ccxt.binanceusdm()
+    venue = exchange_chaos.venue("binanceusdm")
+    url = "wss://fstream.binance.com/stream?streams=btcusdt@depth"
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        # A diff stream says nothing until the book changes; a partial book is sent at once.
+        await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@depth5@100ms"], "id": 1})
+        assert await ws.receive_json() == {"result": None, "id": 1}
+        first = await ws.receive_json()
+        assert first["stream"] == "btcusdt@depth5@100ms"
+        top = rest.fapiPublicGetDepth({"symbol": "BTCUSDT", "limit": 5})
+        assert (first["data"]["b"], first["data"]["a"]) == (top["bids"], top["asks"])
+        assert first["data"]["u"] <= int(top["lastUpdateId"])  # the oldest ccxt: numbers as text
+        await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@depth10@500ms"], "id": 2})
+        assert await ws.receive_json() == {"result": None, "id": 2}
+        assert len((await ws.receive_json())["data"]["b"]) == 10
+        await asyncio.sleep(1)
+        venue.set_price(BTC, 59_000)
+        updates = {}
+        for _ in range(3):
+            message = await ws.receive_json()
+            updates[message["stream"]] = message["data"]
+        assert sorted(updates) == ["btcusdt@depth", "btcusdt@depth10@500ms", "btcusdt@depth5@100ms"]
+        moved = rest.fapiPublicGetDepth({"symbol": "BTCUSDT", "limit": 1000})
+        assert updates["btcusdt@depth5@100ms"]["b"] == moved["bids"][:5]
+        assert updates["btcusdt@depth10@500ms"]["a"] == moved["asks"][:10]
+        diff = updates["btcusdt@depth"]
+        [update_id] = {u["u"] for u in updates.values()}  # one change, one id on every stream
+        assert first["data"]["u"] < update_id <= int(moved["lastUpdateId"])
+        assert {u["pu"] for u in updates.values()} == {first["data"]["u"]}
+        # every level REST shows now, and a zero for each one that left
+        gone = [level for level in diff["a"] if float(level[1]) == 0]
+        assert diff["b"][: len(moved["bids"])] == moved["bids"]
+        assert diff["a"][: len(moved["asks"])] == moved["asks"] and len(gone) > 0
+        assert {p for p, _ in gone}.isdisjoint(p for p, _ in moved["asks"])
+        await ws.send_json(
+            {
+                "method": "SUBSCRIBE",
+                "params": ["btcusdt@depth7", "btcusdt@depth@250ms", "!depth@arr"],
+                "id": 3,
+            }
+        )
+        refused = await ws.receive_json()
+        assert (
+            refused["id"] == 3
+            and "btcusdt@depth7, btcusdt@depth@250ms, !depth@arr" in refused["error"]["msg"]
+        )
+    assert exchange_chaos.unserved == []
 
 
 @pytest.mark.asyncio

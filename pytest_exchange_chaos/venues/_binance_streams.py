@@ -1,8 +1,10 @@
 """Binance USD-M futures websocket streams, published from the book the REST side answers from.
 
-Market streams (``<symbol>@ticker``, ``@markPrice[@1s]``, ``@kline_<interval>``, and the
-``!ticker@arr``/``!markPrice@arr`` lists) on ``fstream.binance.com`` (``/market/ws/<n>`` for
-ccxt 4.5, ``/ws/<n>`` before), subscribed with ``{"method": "SUBSCRIBE"}``; the user data
+Market streams (``<symbol>@ticker``, ``@markPrice[@1s]``, ``@kline_<interval>``, the depth
+diffs ``@depth[@100ms|@500ms]`` and partial books ``@depth<5|10|20>[@100ms|@500ms]``, and the
+``!ticker@arr``/``!markPrice@arr`` lists) on ``fstream.binance.com`` (``/market/ws/<n>`` or
+``/public/ws/<n>`` for ccxt 4.5, ``/ws/<n>`` before), subscribed with
+``{"method": "SUBSCRIBE"}``; the user data
 stream (``/private/ws?listenKey=...``, or ``/ws/<listenKey>`` before ccxt 4.5) with
 ``ORDER_TRADE_UPDATE``, ``ALGO_UPDATE``, ``ACCOUNT_UPDATE`` and ``listenKeyExpired``.
 
@@ -14,6 +16,7 @@ orders open last time and those placed since, the fills since, and the positions
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,6 +29,7 @@ from pytest_exchange_chaos.streams import (
     StreamServer,
 )
 from pytest_exchange_chaos.venues import _binance_market as market
+from pytest_exchange_chaos.venues._binance_payloads import _STATUSES as _STATUS
 from pytest_exchange_chaos.venues._binance_payloads import BINANCE_TYPES, fmt, plain
 from pytest_exchange_chaos.venues._records import Fill, Order
 
@@ -41,16 +45,7 @@ BINANCE_STREAM_HOSTS = frozenset({"fstream.binance.com", "fstream.binancefuture.
 
 ZERO = Decimal(0)
 _USER = "user"
-# The book's statuses in an ORDER_TRADE_UPDATE (X) and in ccxt's words (for the facts).
-_STATUS = {
-    "new": "NEW",
-    "partially_filled": "PARTIALLY_FILLED",
-    "filled": "FILLED",
-    "canceled": "CANCELED",
-    "expired": "EXPIRED",
-    "rejected": "REJECTED",
-    "triggered": "FILLED",
-}
+# An ORDER_TRADE_UPDATE's status (X) in ccxt's words (for the facts).
 _CCXT_STATUS = {
     "NEW": "open",
     "PARTIALLY_FILLED": "open",
@@ -61,20 +56,67 @@ _CCXT_STATUS = {
     "TRIGGERED": "closed",
     "FINISHED": "closed",
 }
-_MARKET_KINDS = {"ticker": "ticker", "miniTicker": "ticker", "markPrice": "markPrice", "kline": "kline"}
+_MARKET_KINDS = {
+    "ticker": "ticker",
+    "miniTicker": "ticker",
+    "markPrice": "markPrice",
+    "kline": "kline",
+    "depth": "depth",
+}
+# Binance's one-letter names for ticker_24hr()'s fields, in Binance's order.
+_TICKER_FIELDS = {
+    "p": "priceChange",
+    "P": "priceChangePercent",
+    "w": "weightedAvgPrice",
+    "c": "lastPrice",
+    "Q": "lastQty",
+    "o": "openPrice",
+    "h": "highPrice",
+    "l": "lowPrice",
+    "v": "volume",
+    "q": "quoteVolume",
+    "O": "openTime",
+    "C": "closeTime",
+    "F": "firstId",
+    "L": "lastId",
+    "n": "count",
+}
+_TICKER_EVENTS = {
+    "ticker": ("24hrTicker", _TICKER_FIELDS),
+    "miniTicker": ("24hrMiniTicker", {k: _TICKER_FIELDS[k] for k in "cohlvq"}),
+}
+# "" is the diff stream (@depth), the others the partial books (@depth5 ...).
+_DEPTH_LEVELS = frozenset({"", "5", "10", "20"})
+_DEPTH_SPEEDS = frozenset({"", "100ms", "500ms"})
+# A diff keeps the levels REST's deepest snapshot shows in step: a bot that synced from any
+# snapshot (ccxt asks for 1000) holds REST's book after every update.
+_FULL_DEPTH = 1000
 
 
-def _topic_kind(topic: str) -> tuple[str | None, str, str]:
-    """``btcusdt@kline_1m`` -> (``BTCUSDT``, ``kline``, ``1m``); ``!ticker@arr`` -> (None, ...)."""
+def _topic_kind(topic: str) -> tuple[str | None, str, str, str]:
+    """``btcusdt@kline_1m`` -> (``BTCUSDT``, ``kline``, ``1m``, ``""``); ``btcusdt@depth5@100ms``
+    -> (``BTCUSDT``, ``depth``, ``5``, ``100ms``); ``!ticker@arr`` -> (None, ``ticker``, ...)."""
     head, _, rest = topic.partition("@")
-    channel = rest.split("@")[0]
-    interval = ""
+    channel, _, speed = rest.partition("@")
+    detail = ""
     if channel.startswith("kline_"):
-        channel, interval = "kline", channel[len("kline_") :]
+        channel, detail = "kline", channel[len("kline_") :]
     elif channel.startswith("depth"):
-        channel = "depth"
+        channel, detail = "depth", channel[len("depth") :]
     symbol = None if head.startswith("!") else head.upper()
-    return symbol, channel, interval
+    return symbol, channel, detail, speed
+
+
+@dataclass
+class _Depth:
+    """What the depth streams last said of one instrument's book: its levels (price text ->
+    quantity text, best first) and the update ids of that change (``U``, ``u``, ``pu``)."""
+
+    bids: dict[str, str]
+    asks: dict[str, str]
+    first_id: int
+    last_id: int
+    previous_id: int
 
 
 class BinanceUsdmStreams(StreamServer):
@@ -98,6 +140,7 @@ class BinanceUsdmStreams(StreamServer):
         self._fill_count = len(self.book.fills)
         self._positions: dict[str, Decimal] = {i: self.book.position_qty(i) for i in self.book.instruments}
         self._marks: dict[str, Decimal] = dict(self.book.marks)
+        self._depths: dict[str, _Depth] = {}
         for key, order in self.book.orders.items():
             self._remember(key, order)
 
@@ -155,7 +198,7 @@ class BinanceUsdmStreams(StreamServer):
                         "error": {
                             "code": 2,
                             "msg": f"Invalid request: stream(s) {', '.join(unknown)} not simulated by "
-                            "pytest-exchange-chaos (ticker, miniTicker, markPrice, kline are)",
+                            "pytest-exchange-chaos (ticker, miniTicker, markPrice, kline, depth are)",
                         },
                         "id": ident,
                     }
@@ -176,19 +219,32 @@ class BinanceUsdmStreams(StreamServer):
             )
 
     def _known(self, topic: str) -> bool:
-        symbol, channel, interval = _topic_kind(topic)
+        symbol, channel, detail, speed = _topic_kind(topic)
         if channel not in _MARKET_KINDS or (symbol is not None and symbol not in self.book.instruments):
             return False
-        return channel != "kline" or interval in market._INTERVAL_MS
+        if channel == "kline":
+            return detail in market._INTERVAL_MS
+        if channel == "depth":
+            return symbol is not None and detail in _DEPTH_LEVELS and speed in _DEPTH_SPEEDS
+        return True
 
     def _subscribe(self, connection: Connection, topic: str) -> None:
         if not self._known(topic):
             return
-        connection.subscribe(topic, _MARKET_KINDS[_topic_kind(topic)[1]])
+        symbol, channel, detail, _ = _topic_kind(topic)
+        connection.subscribe(topic, _MARKET_KINDS[channel])
+        if channel == "depth":
+            assert symbol is not None
+            # A diff stream starts with nothing (the bot's snapshot is REST's); a partial book
+            # is sent whole at once. The first subscriber brings the ids up to the book.
+            changed = self._publish_depth(symbol, self._ms())
+            if detail and not changed:
+                depth = self._depths[symbol]
+                message = self._depth_message(self.book.instruments[symbol], depth, int(detail), self._ms())
+                connection.send(self._wrapped(connection, topic, message))
+            return
         # Binance sends a stream's current state within a second of subscribing.
-        message = self._market_message(topic)
-        if message is not None:
-            connection.send(self._wrapped(connection, topic, message))
+        connection.send(self._wrapped(connection, topic, self._market_message(topic)))
 
     def expire_listen_key(self, connection: Connection) -> StreamMessage | None:
         key = connection.state.get("listen_key")
@@ -467,16 +523,86 @@ class BinanceUsdmStreams(StreamServer):
             return
         self._marks = dict(marks)
         topics = {t for c in self.connections for t in c.topics if t != _USER}
+        ms = self._ms()
         for topic in sorted(topics):
-            symbol, _, _ = _topic_kind(topic)
+            symbol, channel, _, _ = _topic_kind(topic)
             if symbol is not None and symbol not in moved:
                 continue
-            message = self._market_message(topic)
-            if message is None:
+            if channel == "depth":
+                assert symbol is not None
+                self._publish_depth(symbol, ms)
                 continue
-            for connection in self.connections:
-                if topic in connection.topics:
-                    connection.send(self._wrapped(connection, topic, message))
+            self._send_topic(topic, self._market_message(topic))
+
+    def _send_topic(self, topic: str, message: StreamMessage) -> None:
+        for connection in self.connections:
+            if topic in connection.topics:
+                connection.send(self._wrapped(connection, topic, message))
+
+    def _publish_depth(self, instrument_id: str, ms: int) -> bool:
+        """Bring the depth streams of one instrument up to its book: each of its diff and
+        partial-book topics gets the change, if the book changed since they last heard.
+
+        Update ids are REST's ``lastUpdateId`` for the moment (``/fapi/v1/depth`` then), so a
+        bot's sync holds: a snapshot taken between two updates has ``U <= lastUpdateId <= u``
+        on the next one, and each update's ``pu`` is the previous one's ``u``. Two changes in
+        the same millisecond share that id (``pu == u``): ccxt applies both, in order."""
+        instrument = self.book.instruments[instrument_id]
+        snapshot = market.depth(self.book, instrument, _FULL_DEPTH, ms)
+        bids = dict(snapshot["bids"])
+        asks = dict(snapshot["asks"])
+        update_id = int(snapshot["lastUpdateId"])
+        depth = self._depths.get(instrument_id)
+        if depth is None:
+            self._depths[instrument_id] = _Depth(bids, asks, update_id, update_id, update_id)
+            return False
+        if bids == depth.bids and asks == depth.asks:
+            return False
+        # Levels that left the book are sent with a zero quantity: how a diff removes them.
+        gone = fmt(ZERO, instrument.quantity_precision)
+        changes = {
+            "b": [[p, q] for p, q in bids.items()] + [[p, gone] for p in depth.bids if p not in bids],
+            "a": [[p, q] for p, q in asks.items()] + [[p, gone] for p in depth.asks if p not in asks],
+        }
+        update_id = max(update_id, depth.last_id)
+        depth.first_id, depth.previous_id = min(depth.last_id + 1, update_id), depth.last_id
+        depth.last_id, depth.bids, depth.asks = update_id, bids, asks
+        topics = {t for c in self.connections for t in c.topics if t.startswith(instrument_id.lower() + "@")}
+        for topic in sorted(topics):
+            _, channel, detail, _ = _topic_kind(topic)
+            if channel == "depth":
+                levels = int(detail) if detail else None
+                self._send_topic(topic, self._depth_message(instrument, depth, levels, ms, changes))
+        return True
+
+    @staticmethod
+    def _depth_message(
+        instrument: Instrument,
+        depth: _Depth,
+        levels: int | None,
+        ms: int,
+        changes: dict[str, list[list[str]]] | None = None,
+    ) -> StreamMessage:
+        """A ``depthUpdate``: the diff ``changes`` (``levels`` None), or the top ``levels`` of
+        the book (a partial-book stream, which carries the same ids)."""
+        if levels is None:
+            assert changes is not None
+            bids, asks = changes["b"], changes["a"]
+        else:
+            bids = [[p, q] for p, q in list(depth.bids.items())[:levels]]
+            asks = [[p, q] for p, q in list(depth.asks.items())[:levels]]
+        payload = {
+            "e": "depthUpdate",
+            "E": ms,
+            "T": ms,
+            "s": instrument.id,
+            "U": depth.first_id,
+            "u": depth.last_id,
+            "pu": depth.previous_id,
+            "b": bids,
+            "a": asks,
+        }
+        return StreamMessage("depth", payload, symbol=instrument.symbol)
 
     @staticmethod
     def _wrapped(connection: Connection, topic: str, message: StreamMessage) -> StreamMessage:
@@ -489,61 +615,23 @@ class BinanceUsdmStreams(StreamServer):
             facts=message.facts,
         )
 
-    def _market_message(self, topic: str) -> StreamMessage | None:
-        symbol, channel, interval = _topic_kind(topic)
+    def _market_message(self, topic: str) -> StreamMessage:
+        symbol, channel, interval, _ = _topic_kind(topic)
         ms = self._ms()
         instruments = (
             [self.book.instruments[symbol]] if symbol is not None else list(self.book.instruments.values())
         )
-        rows: list[dict[str, Any]] = []
-        for instrument in instruments:
-            row = self._market_row(instrument, channel, interval, ms)
-            if row is None:
-                return None
-            rows.append(row)
+        rows = [self._market_row(instrument, channel, interval, ms) for instrument in instruments]
         if symbol is None:
             return StreamMessage(_MARKET_KINDS[channel], rows)
         return StreamMessage(_MARKET_KINDS[channel], rows[0], symbol=instruments[0].symbol)
 
-    def _market_row(
-        self, instrument: Instrument, channel: str, interval: str, ms: int
-    ) -> dict[str, Any] | None:
+    def _market_row(self, instrument: Instrument, channel: str, interval: str, ms: int) -> dict[str, Any]:
         book = self.book
-        if channel == "ticker":
+        if channel in _TICKER_EVENTS:
+            event, fields = _TICKER_EVENTS[channel]
             t = market.ticker_24hr(book, instrument, ms)
-            return {
-                "e": "24hrTicker",
-                "E": ms,
-                "s": instrument.id,
-                "p": t["priceChange"],
-                "P": t["priceChangePercent"],
-                "w": t["weightedAvgPrice"],
-                "c": t["lastPrice"],
-                "Q": t["lastQty"],
-                "o": t["openPrice"],
-                "h": t["highPrice"],
-                "l": t["lowPrice"],
-                "v": t["volume"],
-                "q": t["quoteVolume"],
-                "O": t["openTime"],
-                "C": t["closeTime"],
-                "F": t["firstId"],
-                "L": t["lastId"],
-                "n": t["count"],
-            }
-        if channel == "miniTicker":
-            t = market.ticker_24hr(book, instrument, ms)
-            return {
-                "e": "24hrMiniTicker",
-                "E": ms,
-                "s": instrument.id,
-                "c": t["lastPrice"],
-                "o": t["openPrice"],
-                "h": t["highPrice"],
-                "l": t["lowPrice"],
-                "v": t["volume"],
-                "q": t["quoteVolume"],
-            }
+            return {"e": event, "E": ms, "s": instrument.id, **{k: t[name] for k, name in fields.items()}}
         if channel == "markPrice":
             p = market.premium_index(book, instrument, ms)
             return {
@@ -557,36 +645,33 @@ class BinanceUsdmStreams(StreamServer):
                 "r": p["lastFundingRate"],
                 "T": p["nextFundingTime"],
             }
-        if channel == "kline":
-            candles = market.klines(book, instrument, interval, 1, ms)
-            if not candles:
-                return None
-            c = candles[-1]
-            return {
-                "e": "kline",
-                "E": ms,
+        candles = market.klines(book, instrument, interval, 1, ms)
+        assert candles, "a kline topic's interval is checked on subscribing"
+        c = candles[-1]
+        return {
+            "e": "kline",
+            "E": ms,
+            "s": instrument.id,
+            "k": {
+                "t": c[0],
+                "T": c[6],
                 "s": instrument.id,
-                "k": {
-                    "t": c[0],
-                    "T": c[6],
-                    "s": instrument.id,
-                    "i": interval,
-                    "f": 0,
-                    "L": 0,
-                    "o": c[1],
-                    "c": c[4],
-                    "h": c[2],
-                    "l": c[3],
-                    "v": c[5],
-                    "n": c[8],
-                    "x": False,
-                    "q": c[7],
-                    "V": c[9],
-                    "Q": c[10],
-                    "B": "0",
-                },
-            }
-        return None
+                "i": interval,
+                "f": 0,
+                "L": 0,
+                "o": c[1],
+                "c": c[4],
+                "h": c[2],
+                "l": c[3],
+                "v": c[5],
+                "n": c[8],
+                "x": False,
+                "q": c[7],
+                "V": c[9],
+                "Q": c[10],
+                "B": "0",
+            },
+        }
 
     def _ms(self) -> int:
         return int(self.venue.context.wall_time() * 1000)
