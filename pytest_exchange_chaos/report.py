@@ -252,7 +252,27 @@ def test_entry(item: pytest.Item, controller: ChaosController) -> dict[str, Any]
         "operations": operations,
         "operations_omitted": 0,
         "unprotected": _unprotected(controller),
+        "streams": _streams(controller),
     }
+
+
+def _streams(controller: ChaosController) -> dict[str, dict[str, Any]]:
+    """Per venue whose streams the bot opened: connections, messages, stream faults and the
+    outages (stalled, down until the next connection, a listenKey expired), each worded."""
+    from pytest_exchange_chaos.naked_time import format_span
+    from pytest_exchange_chaos.streams import StreamHub
+
+    hub = StreamHub.existing(controller._engine)
+    if hub is None:
+        return {}
+    venues = hub.summary()
+    for venue, entry in venues.items():
+        for outage in entry["outages"]:
+            end = outage["to"]
+            lasted = f"for {format_span(end - outage['from'])}" if end is not None else "until the end"
+            outage["seconds"] = (end if end is not None else controller.now()) - outage["from"]
+            outage["text"] = f"{venue} stream {outage['why']} at {format_clock(outage['from'])}, {lasted}"
+    return venues
 
 
 def _summarised(entry: dict[str, Any]) -> dict[str, Any]:
@@ -337,11 +357,32 @@ def _unprotected_lines(entries: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _outage_lines(entries: Sequence[dict[str, Any]]) -> list[str]:
+    """Every stream outage, the longest first: when the bot's streams were down or silent."""
+    outages = [
+        (entry["nodeid"], outage)
+        for entry in entries
+        for stream in entry.get("streams", {}).values()
+        for outage in stream["outages"]
+    ]
+    if not outages:
+        return []
+    outages.sort(key=lambda item: -item[1]["seconds"])
+    lines = [f"stream outages (down, silent or expired): {len(outages)}"]
+    lines.extend(f"  {nodeid}: {outage['text']}" for nodeid, outage in outages[:_UNPROTECTED_SHOWN])
+    if len(outages) > _UNPROTECTED_SHOWN:
+        lines.append(f"  ... and {len(outages) - _UNPROTECTED_SHOWN} more (the report lists them all)")
+    return lines
+
+
 def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
     """The terminal summary, as lines: traffic, faults, operations by intent, budgets, the seed."""
     lines = []
     requests = sum(len(e["journal"]) for e in entries)
     faults = Counter(r["fault"] for e in entries for r in e["journal"] if r["fault"])
+    for entry in entries:
+        for stream in entry.get("streams", {}).values():
+            faults.update(stream["faults"])
     refused = sum(1 for e in entries for r in e["journal"] if r["outcome"] == "refused")
     lines.append(
         f"{len(entries)} chaos test{'s' if len(entries) != 1 else ''}: {requests} requests, "
@@ -394,6 +435,7 @@ def summary_lines(seed: int, entries: Sequence[dict[str, Any]]) -> list[str]:
             mark = "kept  " if kept else "BROKEN" if broken else "UNUSED"
             lines.append(f"  {mark} {entry['nodeid']} (seed {entry['seed']}): {'; '.join(parts)}")
     lines.extend(_unprotected_lines(entries))
+    lines.extend(_outage_lines(entries))
     lines.append(f"repeat with --chaos-seed={seed}")
     return lines
 

@@ -3,8 +3,9 @@
 For each test: the waves as shaded spans, every request as a mark in its intent's lane (green
 acknowledged, red faulted, orange a ghost: faulted for the bot but executed by the exchange,
 purple refused by the exchange), "placed 2x" over an order the exchange took twice, a cross at
-the last attempt of an operation never acknowledged and never placed, and, when the day is long
-and the waves short, a close-up of each wave.
+the last attempt of an operation never acknowledged and never placed, a row of the time positions
+spent without a stop, a row of the bot's websocket streams with their outages, and, when the day
+is long and the waves short, a close-up of each wave.
 It reads the ``--chaos-report`` document, so a saved report can be drawn again:
 
     python -m pytest_exchange_chaos.timeline chaos-report.json chaos-timeline.svg
@@ -40,6 +41,8 @@ GHOST = "#f08c00"
 WAVE_FILL = "#f6c343"
 NAKED_FILL = "#e4572e"
 NAKED_ROW = 14
+STREAM_FILL = "#3a6ea5"
+STREAM_ROW = 14
 NEVER = "#b0001e"
 FONT = "font-family:DejaVu Sans,Helvetica,Arial,sans-serif"
 # Close-ups are drawn when a wave would be narrower than this on the day's axis.
@@ -274,6 +277,30 @@ def _draw_unprotected(
     )
 
 
+def _draw_stream_outages(
+    svg: _Svg, axis: _Axis, streams: dict[str, dict[str, Any]], end: float, row: float
+) -> None:
+    """The bot's websocket streams in a row of their own: a bar where one was down, silent or
+    expired, titled with why and for how long; a thin line where they ran."""
+    svg.text(axis.left - 8, row + STREAM_ROW - 3, "streams", size=11, anchor="end", fill=STREAM_FILL)
+    svg.rect(axis.left, row + STREAM_ROW / 2 - 0.5, axis.width, 1, STREAM_FILL, opacity=0.5)
+    outages = [outage for stream in streams.values() for outage in stream["outages"]]
+    for outage in outages:
+        start = outage["from"]
+        finish = outage["to"] if outage["to"] is not None else end
+        x0 = axis.x(start)
+        width = max(axis.x(finish) - x0, 2.0)
+        svg.rect(x0, row + 2, width, STREAM_ROW - 4, STREAM_FILL, title=outage["text"])
+    down = sum(outage["seconds"] for outage in outages)
+    svg.text(
+        axis.left + axis.width + 10,
+        row + STREAM_ROW - 3,
+        f"{len(outages)} outage(s), {format_span(down)} down" if outages else "no outage",
+        size=11,
+        fill=STREAM_FILL,
+    )
+
+
 def _draw_cross(svg: _Svg, x: float, y: float, r: float, op: dict[str, Any]) -> None:
     why = "refused" if op.get("rejected") else "never acknowledged"
     title = escape(f"{op.get('label', op['intent'])}: {why}, {op['attempts']} attempt(s)")
@@ -343,11 +370,16 @@ def _panel(svg: _Svg, entry: dict[str, Any], top: float) -> float:
     naked = entry.get("unprotected") or []
     if naked:
         lanes_bottom += NAKED_ROW
+    streams = entry.get("streams") or {}
+    if streams:
+        lanes_bottom += STREAM_ROW
     _draw_waves(svg, axis, waves, lanes_top - 4, lanes_bottom)
     _draw_wave_labels(svg, axis, waves, wave_labels_y)
     _draw_lanes(svg, axis, entry, lanes, lanes_top, LANE, labels=True)
     if naked:
-        _draw_unprotected(svg, axis, naked, span, lanes_top, lanes_bottom)
+        _draw_unprotected(svg, axis, naked, span, lanes_top, lanes_bottom - (STREAM_ROW if streams else 0))
+    if streams:
+        _draw_stream_outages(svg, axis, streams, span, lanes_bottom - STREAM_ROW)
     _draw_axis(svg, axis, lanes_top, lanes_bottom)
     for index, lane in enumerate(lanes):
         totals = _lane_totals(entry, lane)

@@ -1,0 +1,116 @@
+"""Stream outages in the report a person reads: the terminal summary counts the stream faults
+and lists the outages, the JSON carries them per venue, the timeline draws them in a row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[1] / "docs" / "reference" / "report.schema.json").read_text(encoding="utf-8")
+)
+
+SUITE = """
+import asyncio
+import ccxt
+import ccxt.pro
+import pytest
+from pytest_exchange_chaos import Wave, faults
+
+KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "30s", faults.stream.disconnect(1006), stream="ticker"), seed=3)
+async def test_a_ticker_bot_rides_out_a_disconnect_wave(exchange_chaos):
+    exchange = ccxt.pro.binanceusdm(dict(KEYS))
+    try:
+        seen = 0
+        while exchange_chaos.now() < 60:
+            try:
+                await exchange.watch_ticker("BTC/USDT:USDT")
+                seen += 1
+            except ccxt.NetworkError:
+                pass
+            await exchange.sleep(1000)
+        assert seen
+    finally:
+        await exchange.close()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_a_rest_only_bot_has_no_streams(exchange_chaos):
+    exchange = ccxt.pro.binanceusdm(dict(KEYS))
+    try:
+        await exchange.fetch_time()
+    finally:
+        await exchange.close()
+"""
+
+
+def test_stream_outages_reach_the_summary_the_json_and_the_timeline(chaos_pytester: pytest.Pytester) -> None:
+    # One run of the suite serves the three readers (it takes seconds).
+    run = _run(chaos_pytester)
+    _the_json_report_carries_each_venues_stream_outages(run)
+    _the_terminal_summary_counts_stream_faults_and_lists_the_outages(run)
+    _the_timeline_draws_the_streams_in_a_row_of_their_own(run)
+
+
+def _run(chaos_pytester: pytest.Pytester) -> tuple[pytest.RunResult, dict[str, dict[str, object]], str]:
+    chaos_pytester.makepyfile(test_stream_bot=SUITE)
+    result = chaos_pytester.runpytest(
+        "-p", "no:cacheprovider", "--chaos-report=report.json", "--chaos-timeline=timeline.svg"
+    )
+    result.assert_outcomes(passed=2)
+    document = json.loads((chaos_pytester.path / "report.json").read_text(encoding="utf-8"))
+    tests = {t["nodeid"].rsplit("::", 1)[1]: t for t in document["tests"]}
+    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    svg = (chaos_pytester.path / "timeline.svg").read_text(encoding="utf-8")
+    return result, tests, svg
+
+
+def _the_json_report_carries_each_venues_stream_outages(
+    run: tuple[pytest.RunResult, dict[str, dict[str, object]], str],
+) -> None:
+    _, tests, _ = run
+    streams = tests["test_a_ticker_bot_rides_out_a_disconnect_wave"]["streams"]
+    assert isinstance(streams, dict)
+    binance = streams["binanceusdm"]
+    assert binance["connections"] >= 2
+    assert binance["faults"]["stream_disconnect"] >= 1
+    assert binance["closes"]["1006"] >= 1
+    (first, *_) = binance["outages"]
+    assert first["why"] == "closed 1006"
+    assert 10 <= first["from"] < 11
+    assert first["to"] is not None and first["seconds"] == pytest.approx(first["to"] - first["from"])
+    assert first["text"].startswith("binanceusdm stream closed 1006 at +10")
+    assert tests["test_a_rest_only_bot_has_no_streams"]["streams"] == {}
+
+
+def _the_terminal_summary_counts_stream_faults_and_lists_the_outages(
+    run: tuple[pytest.RunResult, dict[str, dict[str, object]], str],
+) -> None:
+    result, _, _ = run
+    output = result.stdout.str()
+    summary = output[output.index("exchange chaos ====") :]
+    assert "0 faults injected" not in summary
+    result.stdout.re_match_lines([r"faults by kind:", r"\s+stream_disconnect\s+\d+"], consecutive=False)
+    result.stdout.re_match_lines(
+        [
+            r"stream outages \(down, silent or expired\): \d+",
+            r"\s+test_stream_bot.py::test_a_ticker_bot_rides_out_a_disconnect_wave: "
+            r"binanceusdm stream closed 1006 at \+\d+.*, for [\d.]+s",
+        ],
+        consecutive=False,
+    )
+
+
+def _the_timeline_draws_the_streams_in_a_row_of_their_own(
+    run: tuple[pytest.RunResult, dict[str, dict[str, object]], str],
+) -> None:
+    _, _, svg = run
+    assert svg.count(">streams</text>") == 1  # only the test that opened streams has the row
+    assert "<title>binanceusdm stream closed 1006 at +10" in svg
+    assert "outage(s)" in svg and "down</text>" in svg
