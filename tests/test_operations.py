@@ -25,6 +25,22 @@ async def _stop(binance: Any, params: dict[str, Any] | None = None) -> bool:
     return True
 
 
+async def _entry_then_stops(
+    binance: Any, waits: list[float], client_ids: list[str] | None = None
+) -> list[bool]:
+    """A long entry, then a raw stop-loss attempt, ``waits[i]`` seconds, the next attempt ...
+    (each with ``client_ids[i]`` when given): which attempts were acknowledged."""
+    await binance.load_markets()
+    await binance.create_order(SYMBOL, "market", "buy", 0.01)
+    ids = client_ids or [None] * (len(waits) + 1)
+    acknowledged = []
+    for index, client_id in enumerate(ids):
+        acknowledged.append(await _stop(binance, {"clientOrderId": client_id} if client_id else None))
+        if index < len(waits):
+            await asyncio.sleep(waits[index])
+    return acknowledged
+
+
 def _intents(chaos: ChaosController, endpoint: str = "POST /fapi/v1/order") -> list[str]:
     return [r.intent for r in chaos.journal if r.endpoint == endpoint]
 
@@ -73,16 +89,8 @@ async def test_a_close_on_bybit_is_an_exit_too(exchange_chaos: ChaosController, 
 async def test_the_same_stop_sent_long_after_its_backoff_is_a_new_operation(
     exchange_chaos: ChaosController, binance: Any
 ) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    assert not await _stop(binance)
-    await asyncio.sleep(1)
-    assert not await _stop(binance)
-    # Ten minutes later, on the next cycle: a new decision, not a third retry.
-    await asyncio.sleep(600)
-    assert not await _stop(binance)
-    await asyncio.sleep(2)
-    assert await _stop(binance)
+    # Ten minutes after two quick tries, on the next cycle: a new decision, not a third retry.
+    assert await _entry_then_stops(binance, [1, 600, 2]) == [False, False, False, True]
 
     first, second = exchange_chaos.operations("stop_loss")
     assert (first.attempts, first.succeeded, first.gave_up, first.abandoned) == (2, False, True, True)
@@ -97,12 +105,8 @@ async def test_the_same_stop_sent_long_after_its_backoff_is_a_new_operation(
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos(Burst(count=7, fault=faults.bad_gateway(), intent="stop_loss"), seed=1)
 async def test_a_growing_backoff_stays_one_operation(exchange_chaos: ChaosController, binance: Any) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    for wait in (1, 2, 4, 8, 16, 32, 64):  # past the 30 s floor, but never 4x its longest wait
-        assert not await _stop(binance)
-        await asyncio.sleep(wait)
-    assert await _stop(binance)
+    # Past the 30 s floor, but never 4x its longest wait.
+    assert await _entry_then_stops(binance, [1, 2, 4, 8, 16, 32, 64]) == [False] * 7 + [True]
     (operation,) = exchange_chaos.operations("stop_loss")
     assert (operation.attempts, operation.succeeded, operation.gave_up) == (8, True, False)
 
@@ -112,13 +116,7 @@ async def test_a_growing_backoff_stays_one_operation(exchange_chaos: ChaosContro
 async def test_a_wait_past_the_floor_after_quick_retries_is_giving_up(
     exchange_chaos: ChaosController, binance: Any
 ) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    assert not await _stop(binance)
-    await asyncio.sleep(GIVE_UP_AFTER + 5)
-    assert not await _stop(binance)
-    await asyncio.sleep(1)
-    assert await _stop(binance)
+    assert await _entry_then_stops(binance, [GIVE_UP_AFTER + 5, 1]) == [False, False, True]
     assert [op.attempts for op in exchange_chaos.operations("stop_loss")] == [1, 2]
 
 
@@ -127,13 +125,8 @@ async def test_a_wait_past_the_floor_after_quick_retries_is_giving_up(
 async def test_a_new_client_order_id_of_the_bots_own_is_a_new_operation(
     exchange_chaos: ChaosController, binance: Any
 ) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    assert not await _stop(binance, {"clientOrderId": "sl-first"})
-    await asyncio.sleep(1)
-    assert not await _stop(binance, {"clientOrderId": "sl-second"})
-    await asyncio.sleep(1)
-    assert await _stop(binance, {"clientOrderId": "sl-second"})
+    ids = ["sl-first", "sl-second", "sl-second"]
+    assert await _entry_then_stops(binance, [1, 1], ids) == [False, False, True]
 
     first, second = exchange_chaos.operations("stop_loss")
     assert (first.attempts, first.gave_up, second.attempts, second.succeeded) == (1, True, 2, True)
@@ -145,14 +138,7 @@ async def test_a_new_client_order_id_of_the_bots_own_is_a_new_operation(
 async def test_the_same_client_order_id_is_the_same_order_however_long_the_wait(
     exchange_chaos: ChaosController, binance: Any
 ) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    assert not await _stop(binance, {"clientOrderId": "sl-1"})
-    await asyncio.sleep(600)
-    assert not await _stop(binance, {"clientOrderId": "sl-1"})
-    await asyncio.sleep(1)
-    # ccxt's own generated id on each retry (x-...) says nothing: timing decides, as without one.
-    assert await _stop(binance, {"clientOrderId": "sl-1"})
+    assert await _entry_then_stops(binance, [600, 1], ["sl-1"] * 3) == [False, False, True]
     (operation,) = exchange_chaos.operations("stop_loss")
     assert operation.attempts == 3 and operation.succeeded
 
@@ -162,13 +148,7 @@ async def test_the_same_client_order_id_is_the_same_order_however_long_the_wait(
 async def test_ccxts_generated_client_order_ids_do_not_split_a_retry(
     exchange_chaos: ChaosController, binance: Any
 ) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    assert not await _stop(binance)
-    await asyncio.sleep(1)
-    assert not await _stop(binance)
-    await asyncio.sleep(2)
-    assert await _stop(binance)
+    assert await _entry_then_stops(binance, [1, 2]) == [False, False, True]
     ids = {r.client_order_id for r in exchange_chaos.journal if r.intent == "stop_loss"}
     assert len(ids) == 3  # ccxt sent a fresh one each time
     (operation,) = exchange_chaos.operations("stop_loss")
@@ -182,11 +162,8 @@ async def test_ccxts_generated_client_order_ids_do_not_split_a_retry(
 async def test_waiting_out_a_retry_after_is_still_retrying(
     exchange_chaos: ChaosController, binance: Any
 ) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    assert not await _stop(binance)
-    await asyncio.sleep(125)  # as the 429 asked, and longer than the 30 s floor
-    assert await _stop(binance)
+    # As the 429 asked, and longer than the 30 s floor.
+    assert await _entry_then_stops(binance, [125]) == [False, True]
     (operation,) = exchange_chaos.operations("stop_loss")
     assert operation.attempts == 2 and operation.succeeded
 
@@ -196,9 +173,7 @@ async def test_waiting_out_a_retry_after_is_still_retrying(
 async def test_an_operation_the_bot_never_retried_was_given_up(
     exchange_chaos: ChaosController, binance: Any
 ) -> None:
-    await binance.load_markets()
-    await binance.create_order(SYMBOL, "market", "buy", 0.01)
-    assert not await _stop(binance)
+    assert await _entry_then_stops(binance, []) == [False]
     await asyncio.sleep(600)
     await binance.fetch_ticker(SYMBOL)  # the bot went on with its day
     (operation,) = exchange_chaos.operations("stop_loss")
