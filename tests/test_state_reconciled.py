@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pro_harness import close_for_good
 
 from pytest_exchange_chaos import ChaosController, Wave, faults
 
@@ -29,7 +30,7 @@ async def pro(request: pytest.FixtureRequest, exchange_chaos: ChaosController) -
     try:
         yield exchange
     finally:
-        await exchange.close()
+        await close_for_good(exchange)
 
 
 @pytest_asyncio.fixture

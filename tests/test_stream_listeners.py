@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pro_harness import close_for_good
 
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.venues.base import VenueContext
@@ -26,7 +27,7 @@ async def exchange(request: pytest.FixtureRequest, exchange_chaos: ChaosControll
     try:
         yield exchange
     finally:
-        await exchange.close()
+        await close_for_good(exchange)
 
 
 @pytest.mark.asyncio
