@@ -54,7 +54,7 @@ from pytest_exchange_chaos.venues._records import (
 )
 from pytest_exchange_chaos.venues.base import OrderView, PositionView, Venue
 
-__all__ = ["Book", "BookVenue", "NakedSpan", "parse_decimal"]
+__all__ = ["Book", "BookVenue", "Listing", "NakedSpan", "parse_decimal", "price_crosses", "trigger_crossed"]
 
 ZERO = Decimal(0)
 _MAX_TRIGGER_ROUNDS = 16
@@ -174,7 +174,155 @@ def parse_decimal(value: str | float | Decimal, field: str) -> Decimal:
     return number
 
 
-class Book:
+def price_crosses(side: str, price: Decimal, mark: Decimal) -> bool:
+    """Whether a limit at ``price`` trades at ``mark``: a buy at or above it, a sell at or below."""
+    return mark <= price if side == "buy" else mark >= price
+
+
+def trigger_crossed(kind: str, side: str, trigger: Decimal, mark: Decimal) -> bool:
+    # A stop buys above and sells below the market; a take-profit the other way round.
+    if kind in STOP_KINDS:
+        return mark >= trigger if side == "buy" else mark <= trigger
+    return mark <= trigger if side == "buy" else mark >= trigger
+
+
+class Listing:
+    """What every book of one account keeps, derivatives or spot: its instruments (by exchange
+    id and by ccxt symbol), their marks and the day's statistics, the fills, and the filters
+    an order's price and quantity must pass."""
+
+    def __init__(
+        self,
+        instruments: Iterable[Instrument],
+        *,
+        ids: IdSource,
+        wall_ms: Callable[[], int],
+        now: Callable[[], float],
+    ) -> None:
+        self.instruments: dict[str, Instrument] = {i.id: i for i in instruments}
+        self._by_symbol = {i.symbol: i for i in self.instruments.values()}
+        self.ids = ids
+        self.wall_ms = wall_ms
+        self.now = now
+        self.marks: dict[str, Decimal] = {i.id: i.mark_price for i in self.instruments.values()}
+        self.stats: dict[str, MarkStats] = {
+            i.id: MarkStats(open=i.mark_price, high=i.mark_price, low=i.mark_price)
+            for i in self.instruments.values()
+        }
+        self.fills: list[Fill] = []
+
+    def instrument(self, symbol: str) -> Instrument:
+        """By exchange id (``BTCUSDT``) or ccxt unified symbol (``BTC/USDT:USDT``, ``BTC/USDT``)."""
+        found = self.instruments.get(symbol) or self._by_symbol.get(symbol)
+        if found is None:
+            raise UnknownSymbol(symbol)
+        return found
+
+    def lists(self, symbol: str | None) -> bool:
+        """Whether ``symbol`` (exchange id or ccxt symbol) is one of this book's instruments."""
+        return symbol is not None and (symbol in self.instruments or symbol in self._by_symbol)
+
+    def fills_for(self, symbol: str | None = None) -> list[Fill]:
+        instrument_id = self.instrument(symbol).id if symbol is not None else None
+        return [fill for fill in self.fills if instrument_id is None or fill.symbol == instrument_id]
+
+    def set_mark(self, symbol: str, price: float | Decimal | str) -> list[Order]:
+        """Move the mark; return the orders that triggered or filled because of it."""
+        instrument, mark = self._move_mark(symbol, price)
+        touched: list[Order] = []
+        # A fill or a trigger may move what else is due (a stop placed by a fill, a limit a
+        # triggered stop spawned): look again until a round changes nothing.
+        for _ in range(_MAX_TRIGGER_ROUNDS):
+            progressed = False
+            for order in self._resting_on(instrument.id):
+                if self._on_mark(order, mark):
+                    touched.append(order)
+                    progressed = True
+            if not progressed:
+                break
+        return touched
+
+    def _resting_on(self, instrument_id: str) -> list[Order]:
+        """The open orders on an instrument, as they stood before the mark moved."""
+        raise NotImplementedError
+
+    def _on_mark(self, order: Order, mark: Decimal) -> bool:
+        """Trigger or fill ``order`` if ``mark`` reaches it; whether it did."""
+        raise NotImplementedError
+
+    def _move_mark(self, symbol: str, price: float | Decimal | str) -> tuple[Instrument, Decimal]:
+        instrument = self.instrument(symbol)
+        mark = parse_decimal(price, "price")
+        if mark <= 0:
+            raise InvalidOrderParameters(f"mark price must be positive, got {price!r}", "price")
+        self.marks[instrument.id] = mark
+        stats = self.stats[instrument.id]
+        stats.high = max(stats.high, mark)
+        stats.low = min(stats.low, mark)
+        return instrument, mark
+
+    def _record_fill(
+        self,
+        order: Order,
+        price: Decimal,
+        quantity: Decimal,
+        quote_qty: Decimal,
+        *,
+        realized_pnl: Decimal,
+        commission: Decimal,
+        commission_asset: str,
+        maker: bool,
+        now_ms: int,
+    ) -> None:
+        """The trade in the day's statistics and the account's fills."""
+        stats = self.stats[order.symbol]
+        stats.volume += quantity
+        stats.quote_volume += quote_qty
+        stats.trades += 1
+        self.fills.append(
+            Fill(
+                id=self.ids.trade_id(order.symbol),
+                order_id=order.id,
+                symbol=order.symbol,
+                side=order.side,
+                price=price,
+                quantity=quantity,
+                quote_qty=quote_qty,
+                realized_pnl=realized_pnl,
+                commission=commission,
+                commission_asset=commission_asset,
+                maker=maker,
+                time_ms=now_ms,
+            )
+        )
+
+    @staticmethod
+    def _check_quantity(instrument: Instrument, text: str, *, market: bool) -> Decimal:
+        quantity = parse_decimal(text, "quantity")
+        if quantity <= 0:
+            raise QuantityTooSmall(quantity, instrument.min_qty)
+        if decimals(quantity) > instrument.quantity_precision or quantity % instrument.step_size:
+            raise PrecisionError("quantity", text)
+        if quantity < instrument.min_qty:
+            raise QuantityTooSmall(quantity, instrument.min_qty)
+        maximum = instrument.market_max_qty if market else instrument.max_qty
+        if quantity > maximum:
+            raise QuantityTooLarge(quantity, maximum)
+        return quantity
+
+    @staticmethod
+    def _price(instrument: Instrument, text: str, field: PriceField) -> Decimal:
+        price = parse_decimal(text, field)
+        if price <= 0:
+            raise InvalidOrderParameters(f"{field} must be positive", field)
+        if decimals(price) > instrument.price_precision:
+            raise PrecisionError(field, text)
+        if price % instrument.tick_size:
+            raise TickSizeError(field, text)
+        return price
+
+
+class Book(Listing):
     """Instruments, marks, orders, one-way positions and a USDT cross-margin wallet."""
 
     def __init__(
@@ -191,11 +339,7 @@ class Book:
         maker_fee: Decimal = Decimal("0.0002"),
         expire_protective_orders_on_close: bool = True,
     ) -> None:
-        self.instruments: dict[str, Instrument] = {i.id: i for i in instruments}
-        self._by_symbol = {i.symbol: i for i in self.instruments.values()}
-        self.ids = ids
-        self.wall_ms = wall_ms
-        self.now = now
+        super().__init__(instruments, ids=ids, wall_ms=wall_ms, now=now)
         self.asset = asset
         self.wallet_balance = wallet_balance
         self.balance_updated_ms = wall_ms()
@@ -205,11 +349,6 @@ class Book:
         # Binance expires reduce-only and close-position orders once their position is gone,
         # so a take-profit that closes the trade does not leave a stop to re-open it.
         self.expire_protective_orders_on_close = expire_protective_orders_on_close
-        self.marks: dict[str, Decimal] = {i.id: i.mark_price for i in self.instruments.values()}
-        self.stats: dict[str, MarkStats] = {
-            i.id: MarkStats(open=i.mark_price, high=i.mark_price, low=i.mark_price)
-            for i in self.instruments.values()
-        }
         self.orders: dict[tuple[str, str], Order] = {}
         # Orders that were open when last looked at: a day of trading leaves thousands of
         # closed orders, and every trigger check and margin sum only needs the open ones.
@@ -223,7 +362,6 @@ class Book:
         self._reserves: dict[str, _Reserve] = {}
         self._placed_count = 0
         self.positions: dict[str, Position] = {}
-        self.fills: list[Fill] = []
         self.leverages: dict[str, int] = {}
         self.margin_modes: dict[str, Literal["cross", "isolated"]] = {}
         self.hedge_mode = False
@@ -250,46 +388,25 @@ class Book:
 
     # ----------------------------------------------------------------- instruments and marks
 
-    def instrument(self, symbol: str) -> Instrument:
-        """By exchange id (``BTCUSDT``) or ccxt unified symbol (``BTC/USDT:USDT``)."""
-        found = self.instruments.get(symbol) or self._by_symbol.get(symbol)
-        if found is None:
-            raise UnknownSymbol(symbol)
-        return found
-
     def mark(self, symbol: str) -> Decimal:
         return self.marks[self.instrument(symbol).id]
 
-    def set_mark(self, symbol: str, price: float | Decimal | str) -> list[Order]:
-        """Move the mark; return the orders that triggered or filled because of it."""
-        instrument = self.instrument(symbol)
-        mark = parse_decimal(price, "price")
-        if mark <= 0:
-            raise InvalidOrderParameters(f"mark price must be positive, got {price!r}", "price")
-        self.marks[instrument.id] = mark
-        stats = self.stats[instrument.id]
-        stats.high = max(stats.high, mark)
-        stats.low = min(stats.low, mark)
-        touched: list[Order] = []
-        for _ in range(_MAX_TRIGGER_ROUNDS):
-            progressed = False
-            for order in [o for o in self._open_orders() if o.symbol == instrument.id]:
-                if not order.is_open:
-                    continue
-                if order.waiting_for_trigger:
-                    self._track_trailing(order, mark)
-                    if self._crossed(order, mark):
-                        self._trigger(order)
-                        touched.append(order)
-                        progressed = True
-                elif not order.market_like and self._limit_crosses(order, mark):
-                    assert order.price is not None
-                    self._fill(order, order.remaining, order.price, maker=True, now_ms=self.wall_ms())
-                    touched.append(order)
-                    progressed = True
-            if not progressed:
-                break
-        return touched
+    def _resting_on(self, instrument_id: str) -> list[Order]:
+        return [o for o in self._open_orders() if o.symbol == instrument_id]
+
+    def _on_mark(self, order: Order, mark: Decimal) -> bool:
+        if not order.is_open:
+            return False
+        if order.waiting_for_trigger:
+            self._track_trailing(order, mark)
+            if self._crossed(order, mark):
+                self._trigger(order)
+                return True
+        elif not order.market_like and self._limit_crosses(order, mark):
+            assert order.price is not None
+            self._fill(order, order.remaining, order.price, maker=True, now_ms=self.wall_ms())
+            return True
+        return False
 
     # ---------------------------------------------------------------------------- orders
 
@@ -321,11 +438,11 @@ class Book:
             if notional < instrument.min_notional:
                 raise NotionalTooSmall(notional, instrument.min_notional)
 
-        if trigger is not None and self._trigger_crossed(kind, request.side, trigger, mark):
+        if trigger is not None and trigger_crossed(kind, request.side, trigger, mark):
             raise WouldTriggerImmediately("the order would trigger immediately")
 
         if not conditional:
-            crosses = price is not None and self._price_crosses(request.side, price, mark)
+            crosses = price is not None and price_crosses(request.side, price, mark)
             if kind == "limit" and request.time_in_force == "GTX" and crosses:
                 raise PostOnlyWouldTake("a post-only order would take liquidity")
             if kind == "limit" and request.time_in_force == "FOK" and not crosses:
@@ -441,7 +558,7 @@ class Book:
         order.updated_ms = now_ms = self.wall_ms()
         self._hold(order)
         mark = self.marks[instrument.id]
-        if self._price_crosses(order.side, new_price, mark):
+        if price_crosses(order.side, new_price, mark):
             self._fill(order, order.remaining, mark, maker=False, now_ms=now_ms)
         return order
 
@@ -578,10 +695,6 @@ class Book:
             opened_at=position.opened_at,
             updated_ms=position.updated_ms,
         )
-
-    def fills_for(self, symbol: str | None = None) -> list[Fill]:
-        instrument_id = self.instrument(symbol).id if symbol is not None else None
-        return [fill for fill in self.fills if instrument_id is None or fill.symbol == instrument_id]
 
     # ---------------------------------------------------------------------------- naked time
 
@@ -748,29 +861,6 @@ class Book:
         self._valid_quantities[key] = quantity
         return quantity
 
-    def _check_quantity(self, instrument: Instrument, text: str, *, market: bool) -> Decimal:
-        quantity = parse_decimal(text, "quantity")
-        if quantity <= 0:
-            raise QuantityTooSmall(quantity, instrument.min_qty)
-        if decimals(quantity) > instrument.quantity_precision or quantity % instrument.step_size:
-            raise PrecisionError("quantity", text)
-        if quantity < instrument.min_qty:
-            raise QuantityTooSmall(quantity, instrument.min_qty)
-        maximum = instrument.market_max_qty if market else instrument.max_qty
-        if quantity > maximum:
-            raise QuantityTooLarge(quantity, maximum)
-        return quantity
-
-    def _price(self, instrument: Instrument, text: str, field: PriceField) -> Decimal:
-        price = parse_decimal(text, field)
-        if price <= 0:
-            raise InvalidOrderParameters(f"{field} must be positive", field)
-        if decimals(price) > instrument.price_precision:
-            raise PrecisionError(field, text)
-        if price % instrument.tick_size:
-            raise TickSizeError(field, text)
-        return price
-
     @staticmethod
     def _callback_rate(text: str | None) -> Decimal:
         if text in (None, ""):
@@ -786,19 +876,8 @@ class Book:
         position = self.positions.get(instrument_id)
         return position.quantity if position is not None else ZERO
 
-    @staticmethod
-    def _price_crosses(side: str, price: Decimal, mark: Decimal) -> bool:
-        return mark <= price if side == "buy" else mark >= price
-
     def _limit_crosses(self, order: Order, mark: Decimal) -> bool:
-        return order.price is not None and self._price_crosses(order.side, order.price, mark)
-
-    @staticmethod
-    def _trigger_crossed(kind: str, side: str, trigger: Decimal, mark: Decimal) -> bool:
-        # A stop buys above and sells below the market; a take-profit the other way round.
-        if kind in STOP_KINDS:
-            return mark >= trigger if side == "buy" else mark <= trigger
-        return mark <= trigger if side == "buy" else mark >= trigger
+        return order.price is not None and price_crosses(order.side, order.price, mark)
 
     def _crossed(self, order: Order, mark: Decimal) -> bool:
         if order.kind == "trailing_stop_market":
@@ -807,7 +886,7 @@ class Book:
                 return False
             return mark >= trigger if order.side == "buy" else mark <= trigger
         assert order.trigger_price is not None
-        return self._trigger_crossed(order.kind, order.side, order.trigger_price, mark)
+        return trigger_crossed(order.kind, order.side, order.trigger_price, mark)
 
     @staticmethod
     def _track_trailing(order: Order, mark: Decimal) -> None:
@@ -930,25 +1009,16 @@ class Book:
             self._stop_may_leave(order)
         order.status = "filled" if done else "partially_filled"
         self._hold(order)
-        stats = self.stats[order.symbol]
-        stats.volume += quantity
-        stats.quote_volume += quote_qty
-        stats.trades += 1
-        self.fills.append(
-            Fill(
-                id=self.ids.trade_id(order.symbol),
-                order_id=order.id,
-                symbol=order.symbol,
-                side=order.side,
-                price=price,
-                quantity=quantity,
-                quote_qty=quote_qty,
-                realized_pnl=realized,
-                commission=fee,
-                commission_asset=self.asset,
-                maker=maker,
-                time_ms=now_ms,
-            )
+        self._record_fill(
+            order,
+            price,
+            quantity,
+            quote_qty,
+            realized_pnl=realized,
+            commission=fee,
+            commission_asset=self.asset,
+            maker=maker,
+            now_ms=now_ms,
         )
         if order.symbol not in self.positions:
             self._position_closed(order.symbol, now_ms)

@@ -6,9 +6,10 @@ would spend, so two orders cannot spend the same coins. Fills are whole, at the 
 market order and at the limit for a resting limit the mark reaches; fees are charged in the
 quote asset on both sides, so a bot can sell exactly what it bought.
 
-Like :class:`~pytest_exchange_chaos.venues._book.Book`, no HTTP and no pytest here: a venue
-adapter parses its exchange's request into an :class:`OrderRequest`, calls the book, and maps
-any :class:`BookError` to its own codes.
+Like :class:`~pytest_exchange_chaos.venues._book.Book`, and on the same ``Listing`` (instruments,
+marks, fills, the price and quantity filters), no HTTP and no pytest here: a venue adapter
+parses its exchange's request into an :class:`OrderRequest`, calls the book, and maps any
+:class:`BookError` to its own codes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal, Protocol
 
-from pytest_exchange_chaos.venues._book import parse_decimal
+from pytest_exchange_chaos.venues._book import Listing, parse_decimal, price_crosses, trigger_crossed
 from pytest_exchange_chaos.venues._errors import (
     DuplicateClientOrderId,
     InsufficientBalance,
@@ -26,22 +27,15 @@ from pytest_exchange_chaos.venues._errors import (
     NotionalTooSmall,
     OrderNotFound,
     PostOnlyWouldTake,
-    PrecisionError,
-    PriceField,
-    QuantityTooLarge,
     QuantityTooSmall,
-    TickSizeError,
-    UnknownSymbol,
     WouldTriggerImmediately,
 )
-from pytest_exchange_chaos.venues._instruments import Instrument, decimals
+from pytest_exchange_chaos.venues._instruments import Instrument
 from pytest_exchange_chaos.venues._records import (
     CONDITIONAL_KINDS,
     STOP_KINDS,
     TAKE_PROFIT_KINDS,
-    Fill,
     IdSource,
-    MarkStats,
     Order,
     OrderRequest,
 )
@@ -52,7 +46,6 @@ __all__ = ["NakedHolding", "QuoteWallet", "SpotBook", "spot_intent"]
 ZERO = Decimal(0)
 SPOT = "spot"
 """The channel spot orders live in: their ids never meet a derivatives book's."""
-_MAX_TRIGGER_ROUNDS = 16
 INSTANT = 0.001
 """Naked intervals shorter than this (chaos-clock seconds) are not kept, as for positions."""
 _SPOT_KINDS = frozenset({"market", "limit", "stop_market", "stop", "take_profit_market", "take_profit"})
@@ -103,7 +96,7 @@ class _Holding:
     quantity: Decimal
 
 
-class SpotBook:
+class SpotBook(Listing):
     """Spot pairs, marks, balances and orders of one account."""
 
     def __init__(
@@ -119,27 +112,17 @@ class SpotBook:
         maker_fee: Decimal = Decimal("0.001"),
         quote_wallet: QuoteWallet | None = None,
     ) -> None:
-        self.instruments: dict[str, Instrument] = {i.id: i for i in instruments}
-        self._by_symbol = {i.symbol: i for i in self.instruments.values()}
-        self.ids = ids
-        self.wall_ms = wall_ms
-        self.now = now
+        super().__init__(instruments, ids=ids, wall_ms=wall_ms, now=now)
         self.quote = quote
         self.taker_fee = taker_fee
         self.maker_fee = maker_fee
         self.quote_wallet = quote_wallet
-        self.marks: dict[str, Decimal] = {i.id: i.mark_price for i in self.instruments.values()}
-        self.stats: dict[str, MarkStats] = {
-            i.id: MarkStats(open=i.mark_price, high=i.mark_price, low=i.mark_price)
-            for i in self.instruments.values()
-        }
         self._totals: dict[str, Decimal] = {asset: Decimal(amount) for asset, amount in balances.items()}
         self._locked: dict[str, Decimal] = {}
         # What each open order locks: (asset, amount), released when it fills or leaves.
         self._locks: dict[str, tuple[str, Decimal]] = {}
         self.orders: dict[str, Order] = {}
         self._by_client_id: dict[str, list[Order]] = {}
-        self.fills: list[Fill] = []
         self._holdings: dict[str, _Holding] = {}
         self.positions_opened = 0
         """Holdings started (from nothing): what naked time was tracked over."""
@@ -153,50 +136,26 @@ class SpotBook:
                 self.positions_opened += 1
                 self._judge(instrument.id)
 
-    # ----------------------------------------------------------------- instruments and marks
+    # ---------------------------------------------------------------------------- marks
 
-    def instrument(self, symbol: str) -> Instrument:
-        """By exchange id (``BTCUSDT``) or ccxt unified symbol (``BTC/USDT``)."""
-        found = self.instruments.get(symbol) or self._by_symbol.get(symbol)
-        if found is None:
-            raise UnknownSymbol(symbol)
-        return found
+    def _resting_on(self, instrument_id: str) -> list[Order]:
+        return self.open_orders(instrument_id)
 
-    def set_mark(self, symbol: str, price: float | Decimal | str) -> list[Order]:
-        """Move the mark; return the orders that triggered or filled because of it."""
-        instrument = self.instrument(symbol)
-        mark = parse_decimal(price, "price")
-        if mark <= 0:
-            raise InvalidOrderParameters(f"mark price must be positive, got {price!r}", "price")
-        self.marks[instrument.id] = mark
-        stats = self.stats[instrument.id]
-        stats.high = max(stats.high, mark)
-        stats.low = min(stats.low, mark)
-        touched: list[Order] = []
-        for _ in range(_MAX_TRIGGER_ROUNDS):
-            progressed = False
-            for order in self.open_orders(instrument.id):
-                if order.waiting_for_trigger:
-                    assert order.trigger_price is not None
-                    if _trigger_crossed(order.kind, order.side, order.trigger_price, mark):
-                        order.triggered = True
-                        order.trigger_ms = order.updated_ms = self.wall_ms()
-                        self._work(order)
-                        self._judge(order.symbol)
-                        touched.append(order)
-                        progressed = True
-                elif (
-                    order.price is not None
-                    and not order.market_like
-                    and _crosses(order.side, order.price, mark)
-                ):
-                    self._fill(order, order.price, maker=True)
-                    self._judge(order.symbol)
-                    touched.append(order)
-                    progressed = True
-            if not progressed:
-                break
-        return touched
+    def _on_mark(self, order: Order, mark: Decimal) -> bool:
+        if order.waiting_for_trigger:
+            assert order.trigger_price is not None
+            if not trigger_crossed(order.kind, order.side, order.trigger_price, mark):
+                return False
+            order.triggered = True
+            order.trigger_ms = order.updated_ms = self.wall_ms()
+            self._work(order)
+        elif self._limit_reached(order, mark):
+            assert order.price is not None
+            self._fill(order, order.price, maker=True)
+        else:
+            return False
+        self._judge(order.symbol)
+        return True
 
     # -------------------------------------------------------------------------- balances
 
@@ -273,7 +232,7 @@ class SpotBook:
         elif not request.quantity:
             raise InvalidOrderParameters("quantity is required", "quantity", "missing")
         else:
-            quantity = self._quantity(instrument, request.quantity)
+            quantity = self._check_quantity(instrument, request.quantity, market=False)
         reference = price if price is not None else (trigger if trigger is not None else mark)
         if quantity * reference < instrument.min_notional:
             raise NotionalTooSmall(quantity * reference, instrument.min_notional)
@@ -281,9 +240,9 @@ class SpotBook:
         client_id = request.client_order_id or self.ids.client_order_id()
         if any(o.is_open for o in self._by_client_id.get(client_id, ())):
             raise DuplicateClientOrderId(client_id)
-        if trigger is not None and _trigger_crossed(kind, request.side, trigger, mark):
+        if trigger is not None and trigger_crossed(kind, request.side, trigger, mark):
             raise WouldTriggerImmediately("the order would trigger immediately")
-        crosses = price is not None and kind == "limit" and _crosses(request.side, price, mark)
+        crosses = price is not None and kind == "limit" and price_crosses(request.side, price, mark)
         if kind == "limit" and request.time_in_force == "GTX" and crosses:
             raise PostOnlyWouldTake("a post-only order would take liquidity")
 
@@ -323,10 +282,15 @@ class SpotBook:
         self._judge(instrument.id)
         return order
 
+    @staticmethod
+    def _limit_reached(order: Order, mark: Decimal) -> bool:
+        price = order.price
+        return price is not None and not order.market_like and price_crosses(order.side, price, mark)
+
     def _work(self, order: Order) -> None:
         """Execute what can execute now: market-like orders in full, limits if the mark crosses."""
         mark = self.marks[order.symbol]
-        if order.market_like or (order.price is not None and _crosses(order.side, order.price, mark)):
+        if order.market_like or (order.price is not None and price_crosses(order.side, order.price, mark)):
             self._fill(order, mark, maker=False)
         elif order.time_in_force in ("IOC", "FOK"):
             self._close(order, "expired")
@@ -369,25 +333,16 @@ class SpotBook:
         order.cum_quote += quote_qty
         order.updated_ms = now_ms
         order.status = "filled"
-        stats = self.stats[order.symbol]
-        stats.volume += quantity
-        stats.quote_volume += quote_qty
-        stats.trades += 1
-        self.fills.append(
-            Fill(
-                id=self.ids.trade_id(order.symbol),
-                order_id=order.id,
-                symbol=order.symbol,
-                side=order.side,
-                price=price,
-                quantity=quantity,
-                quote_qty=quote_qty,
-                realized_pnl=ZERO,
-                commission=fee,
-                commission_asset=self.quote,
-                maker=maker,
-                time_ms=now_ms,
-            )
+        self._record_fill(
+            order,
+            price,
+            quantity,
+            quote_qty,
+            realized_pnl=ZERO,
+            commission=fee,
+            commission_asset=self.quote,
+            maker=maker,
+            now_ms=now_ms,
         )
 
     def _close(self, order: Order, status: Literal["canceled", "expired"]) -> None:
@@ -432,10 +387,6 @@ class SpotBook:
         instrument_id = self.instrument(symbol).id if symbol is not None else None
         return [o for o in self.orders.values() if instrument_id is None or o.symbol == instrument_id]
 
-    def fills_for(self, symbol: str | None = None) -> list[Fill]:
-        instrument_id = self.instrument(symbol).id if symbol is not None else None
-        return [fill for fill in self.fills if instrument_id is None or fill.symbol == instrument_id]
-
     # ---------------------------------------------------------------------------- naked time
 
     def _judge(self, instrument_id: str) -> None:
@@ -474,7 +425,7 @@ class SpotBook:
     # ------------------------------------------------------------------------------ views
 
     def order_views(self, symbol: str | None = None) -> list[OrderView]:
-        if symbol is not None and symbol not in self.instruments and symbol not in self._by_symbol:
+        if symbol is not None and not self.lists(symbol):
             return []
         return [
             OrderView(
@@ -514,39 +465,3 @@ class SpotBook:
                 )
             )
         return views
-
-    # ---------------------------------------------------------------------------- helpers
-
-    def _quantity(self, instrument: Instrument, text: str) -> Decimal:
-        quantity = parse_decimal(text, "quantity")
-        if quantity <= 0:
-            raise QuantityTooSmall(quantity, instrument.min_qty)
-        if decimals(quantity) > instrument.quantity_precision or quantity % instrument.step_size:
-            raise PrecisionError("quantity", text)
-        if quantity < instrument.min_qty:
-            raise QuantityTooSmall(quantity, instrument.min_qty)
-        if quantity > instrument.max_qty:
-            raise QuantityTooLarge(quantity, instrument.max_qty)
-        return quantity
-
-    @staticmethod
-    def _price(instrument: Instrument, text: str, field: PriceField) -> Decimal:
-        price = parse_decimal(text, field)
-        if price <= 0:
-            raise InvalidOrderParameters(f"{field} must be positive", field)
-        if decimals(price) > instrument.price_precision:
-            raise PrecisionError(field, text)
-        if price % instrument.tick_size:
-            raise TickSizeError(field, text)
-        return price
-
-
-def _crosses(side: str, price: Decimal, mark: Decimal) -> bool:
-    return mark <= price if side == "buy" else mark >= price
-
-
-def _trigger_crossed(kind: str, side: str, trigger: Decimal, mark: Decimal) -> bool:
-    # A stop buys above and sells below the market; a take-profit the other way round.
-    if kind in STOP_KINDS:
-        return mark >= trigger if side == "buy" else mark <= trigger
-    return mark <= trigger if side == "buy" else mark >= trigger

@@ -220,15 +220,15 @@ class BybitVenue(BookVenue):
         return VenueReply.json(body, accepted=False, error_code=code)
 
     def set_price(self, symbol: str, price: float) -> None:
-        if symbol in self.spot._by_symbol:
+        if self.spot.lists(symbol):
             self.spot.set_mark(symbol, price)
             return
         super().set_price(symbol, price)
         self._activate_pending_protection()
 
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
-        linear = [] if symbol in self.spot._by_symbol else super().open_orders(symbol)
-        spot = self.spot.order_views(symbol) if symbol is None or symbol in self.spot._by_symbol else []
+        linear = [] if self.spot.lists(symbol) else super().open_orders(symbol)
+        spot = self.spot.order_views(symbol) if symbol is None or self.spot.lists(symbol) else []
         return linear + spot
 
     def positions(self) -> list[PositionView]:
