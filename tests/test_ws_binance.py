@@ -1,17 +1,23 @@
 """Binance USD-M streams through real ccxt.pro: what watch_* sees comes from the same book the
-REST side answers from, and no socket is ever opened (the guard would fail the test)."""
+REST side answers from, and no socket is ever opened (the guard would fail the test). Then the
+socket and the gateway as a hand-written aiohttp bot uses them: sends, receives, pings and
+closes as aiohttp's ``ClientWebSocketResponse`` does them, and Binance's answers to requests it
+cannot serve."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import ccxt
 import pytest
 import pytest_asyncio
+from venue_harness import needs_algo_stops
 
-from pytest_exchange_chaos import Wave, faults
+from pytest_exchange_chaos import Burst, Wave, faults
 from pytest_exchange_chaos.controller import ChaosController
 from pytest_exchange_chaos.streams import OrderFact, PositionFact, StreamHub
 
@@ -76,6 +82,21 @@ async def test_mark_price_and_candles_stream(exchange_chaos: ChaosController, bi
 
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos
+async def test_watch_tickers_of_every_market_follows_each_price(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    tickers = await binance_pro.watch_tickers()  # a list stream: !miniTicker@arr (!ticker@arr before 4.5)
+    eth = "ETH/USDT:USDT"
+    assert {BTC, eth} <= set(tickers)
+    exchange_chaos.venue("binanceusdm").set_price(eth, 3_150)
+    tickers = await binance_pro.watch_tickers()
+    assert (tickers[eth]["last"], tickers[BTC]["last"]) == (pytest.approx(3_150), pytest.approx(60_000))
+    topics = {t for c in hub_of(exchange_chaos).connections for t in c.topics}
+    assert len(topics) == 1 and topics <= {"!ticker@arr", "!miniTicker@arr"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
 async def test_watch_orders_sees_the_fill_of_an_order_placed_over_rest(
     exchange_chaos: ChaosController, binance_pro: Any
 ) -> None:
@@ -126,6 +147,45 @@ async def test_a_stop_triggered_by_set_price_is_seen_on_rest_and_on_the_stream(
     assert await binance_pro.fetch_positions([BTC]) == [] or all(
         not p["contracts"] for p in await binance_pro.fetch_positions([BTC])
     )
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_an_order_placed_before_the_stream_opened_is_not_replayed_but_its_fill_is_sent(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    entry = await binance_pro.create_order(BTC, "limit", "buy", 0.01, 59_000)
+    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(60)
+    assert not watching.done()  # Binance sends no snapshot of the orders already open
+    exchange_chaos.venue("binanceusdm").set_price(BTC, 58_900)
+    [filled] = await watching
+    assert (filled["id"], filled["status"], filled["filled"]) == (entry["id"], "closed", 0.01)
+
+
+@needs_algo_stops
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_a_cancelled_stop_is_seen_cancelled_on_the_stream(
+    exchange_chaos: ChaosController, binance_pro: Any
+) -> None:
+    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    await binance_pro.create_order(BTC, "market", "buy", 0.01)
+    await watching
+    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    stop = await binance_pro.create_order(
+        BTC, "market", "sell", 0.01, None, {"stopLossPrice": 58_000, "reduceOnly": True}
+    )
+    await watching
+    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    await binance_pro.cancel_order(stop["id"], BTC, {"trigger": True})
+    seen = await watching
+    assert [(o["id"], o["status"]) for o in seen if o["id"] == stop["id"]] == [(stop["id"], "canceled")]
+    facts, _ = hub_of(exchange_chaos).facts_seen("binanceusdm")
+    assert facts[stop["id"]].status == "canceled"
 
 
 @pytest.mark.asyncio
@@ -218,8 +278,6 @@ async def test_a_dropped_depth_update_is_a_gap_ccxt_detects_and_a_new_watch_resy
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos
 async def test_partial_books_and_diffs_by_hand_on_a_combined_stream(exchange_chaos: ChaosController) -> None:
-    import aiohttp
-
     rest = ccxt.binanceusdm()
     venue = exchange_chaos.venue("binanceusdm")
     url = "wss://fstream.binance.com/stream?streams=btcusdt@depth"
@@ -272,8 +330,6 @@ async def test_partial_books_and_diffs_by_hand_on_a_combined_stream(exchange_cha
 @pytest.mark.asyncio
 @pytest.mark.exchange_chaos
 async def test_a_user_stream_with_an_unknown_listen_key_is_refused(exchange_chaos: ChaosController) -> None:
-    import aiohttp
-
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await session.ws_connect("wss://fstream.binance.com/private/ws?listenKey=" + "x" * 64)
@@ -301,3 +357,200 @@ async def test_an_order_placed_with_sync_ccxt_reaches_the_stream(
     order = rest.create_order(BTC, "limit", "sell", 0.01, 61_000)
     watched = await pending
     assert [(o["id"], o["status"], o["side"]) for o in watched] == [(order["id"], "open", "sell")]
+
+
+# -- the socket and the gateway, as a hand-written aiohttp bot uses them -----------------------
+
+MARKET = "wss://fstream.binance.com/market/ws/1"
+
+
+def records(controller: ChaosController, event: str) -> list[Any]:
+    hub = StreamHub.existing(controller._engine)
+    assert hub is not None
+    return [r for r in hub.records if r.event == event]
+
+
+async def subscribe(ws: Any, *topics: str, ident: int = 1) -> Any:
+    await ws.send_json({"method": "SUBSCRIBE", "params": list(topics), "id": ident})
+    return await ws.receive_json()
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_requests_the_gateway_cannot_serve_are_answered_with_binances_errors(
+    exchange_chaos: ChaosController,
+) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(MARKET) as ws:
+        await ws.send_str("{not json")
+        assert await ws.receive_json() == {"error": {"code": 3, "msg": "Invalid JSON"}}
+        await ws.send_bytes(b'["SUBSCRIBE"]')  # JSON, but not a request
+        assert await ws.receive_json() == {"error": {"code": 3, "msg": "Invalid JSON"}}
+        await ws.send_json({"method": "SUBSCRIBE_ALL", "id": 4})
+        refused = await ws.receive_json()
+        assert (refused["id"], refused["error"]["code"]) == (4, 2)
+        assert "unknown method 'SUBSCRIBE_ALL'" in refused["error"]["msg"]
+        for unknown in ("btcusdt@aggTrade", "nopeusdt@ticker", "btcusdt@kline_7m", "!depth@arr"):
+            refused = await subscribe(ws, "btcusdt@ticker", unknown, ident=5)
+            assert refused["error"]["msg"].startswith(f"Invalid request: stream(s) {unknown} not simulated")
+        await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 6})
+        assert await ws.receive_json() == {"result": [], "id": 6}  # a refused request subscribes nothing
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_unsubscribing_stops_a_stream_and_lists_follow_every_instrument(
+    exchange_chaos: ChaosController,
+) -> None:
+    venue = exchange_chaos.venue("binanceusdm")
+    async with aiohttp.ClientSession() as session, session.ws_connect(MARKET) as ws:
+        assert await subscribe(ws, "btcusdt@miniTicker", "!markPrice@arr") == {"result": None, "id": 1}
+        mini, marks = await ws.receive_json(), await ws.receive_json()
+        assert (mini["e"], mini["c"], sorted(mini)) == ("24hrMiniTicker", "60000.00", sorted("eEschlovq"))
+        assert sorted(row["s"] for row in marks) == sorted(venue.book.instruments)  # type: ignore[attr-defined]
+        await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 2})
+        assert await ws.receive_json() == {"result": ["!markPrice@arr", "btcusdt@miniTicker"], "id": 2}
+        await ws.send_json({"method": "UNSUBSCRIBE", "params": ["!markPrice@arr"], "id": 3})
+        assert await ws.receive_json() == {"result": None, "id": 3}
+        venue.set_price("ETH/USDT:USDT", 3_100)  # moves nothing this socket still watches
+        venue.set_price(BTC, 60_500)
+        moved = await ws.receive_json()
+        assert (moved["e"], moved["s"], moved["c"]) == ("24hrMiniTicker", "BTCUSDT", "60500.00")
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive(timeout=60)  # nothing else: the list was unsubscribed
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_stream_names_in_the_url(exchange_chaos: ChaosController) -> None:
+    venue = exchange_chaos.venue("binanceusdm")
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect("wss://fstream.binance.com/stream?streams=btcusdt@ticker/btcusdt@trade")
+        assert refused.value.status == 400
+        async with (
+            session.ws_connect("wss://fstream.binance.com/ws/btcusdt@markPrice@1s") as raw,
+            session.ws_connect(
+                "wss://fstream.binance.com/stream?streams=btcusdt@ticker/ethusdt@ticker"
+            ) as both,
+        ):
+            venue.set_price(BTC, 61_000)
+            assert (await raw.receive_json())["p"] == "61000.00000000"
+            wrapped = await both.receive_json()
+            assert (wrapped["stream"], wrapped["data"]["c"]) == ("btcusdt@ticker", "61000.00")
+    assert exchange_chaos.unserved == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_the_socket_answers_as_aiohttps_does(exchange_chaos: ChaosController) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(MARKET)
+        assert (ws.protocol, ws.compress, ws.client_notakeover, ws.exception()) == (None, 0, False, None)
+        assert ws.get_extra_info("peername", "nowhere") == "nowhere"
+        with pytest.raises(TypeError, match="must be str"):
+            await ws.send_str(b"{}")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="must be byte-ish"):
+            await ws.send_bytes("{}")  # type: ignore[arg-type]
+        await ws.ping(b"are you there")
+        await ws.pong(b"unasked")  # allowed, and unanswered
+        assert await subscribe(ws, "btcusdt@markPrice") == {"result": None, "id": 1}  # the pong was eaten
+        with pytest.raises(TypeError, match=r"is not WSMsgType\.BINARY"):
+            await ws.receive_bytes()  # Binance speaks text
+        pending = asyncio.ensure_future(ws.receive())
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="Concurrent call to receive"):
+            await ws.receive()
+        assert await ws.close() is True
+        assert (await pending).type == aiohttp.WSMsgType.CLOSED
+        assert (ws.closed, ws.close_code) == (True, 1000)
+        assert await ws.close() is False  # closing twice does nothing
+        assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSED
+        for write in (ws.send_str("{}"), ws.ping(), ws.pong()):
+            with pytest.raises(ConnectionResetError, match="closing"):
+                await write
+    closed = records(exchange_chaos, "closed")
+    assert [(r.code, r.detail) for r in closed] == [(1000, "closed by the bot")]
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("30s", "1s", faults.stream.disconnect(1011)))
+async def test_a_close_frame_ends_the_bots_loop_and_closes_its_end(exchange_chaos: ChaosController) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(MARKET) as ws:
+        assert await subscribe(ws, "btcusdt@markPrice") == {"result": None, "id": 1}
+        seen = [json.loads(message.data)["e"] async for message in ws]  # until the server's close
+        assert seen == ["markPriceUpdate"]
+        assert (ws.closed, ws.close_code, exchange_chaos.now()) == (True, 1011, pytest.approx(30, abs=0.5))
+        assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSED
+        with pytest.raises(TypeError, match=r"is not WSMsgType\.TEXT"):
+            await ws.receive_json()  # what a bot reading on after the close gets
+        with pytest.raises(ConnectionResetError):
+            await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 2})  # a message to a closed socket
+    assert [r.code for r in records(exchange_chaos, "closed")] == [1011]
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("30s", "1s", faults.stream.disconnect(1000)))
+async def test_without_autoclose_the_close_frame_waits_for_the_bots_close(
+    exchange_chaos: ChaosController,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(MARKET, autoclose=False, autoping=False)
+        assert await subscribe(ws, "btcusdt@markPrice") == {"result": None, "id": 1}
+        await ws.receive_json()
+        await ws.ping(b"1")
+        assert (await ws.receive()).type == aiohttp.WSMsgType.PONG  # autoping off: the bot sees it
+        frame = await ws.receive()
+        assert (frame.type, frame.data, ws.closed) == (aiohttp.WSMsgType.CLOSE, 1000, False)
+        assert (await ws.receive()).type == aiohttp.WSMsgType.CLOSED  # its own close, answered
+        assert ws.closed
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("30s", "1s", faults.stream.disconnect(1006)))
+async def test_a_lost_connection_has_no_close_frame(exchange_chaos: ChaosController) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(MARKET) as ws:
+        assert await subscribe(ws, "btcusdt@markPrice") == {"result": None, "id": 1}
+        await ws.receive_json()
+        message = await ws.receive()
+        assert (message.type, ws.close_code) == (aiohttp.WSMsgType.CLOSED, 1006)
+        assert await ws.close() is False
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(1, faults.stream.listen_key_expired(), stream="ticker"))
+async def test_a_listen_key_expiry_striking_a_market_stream_expires_no_key(
+    exchange_chaos: ChaosController,
+) -> None:
+    binance = pro.binanceusdm(dict(API_KEYS))
+    try:
+        orders = asyncio.ensure_future(binance.watch_orders(BTC))
+        await asyncio.sleep(1)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(binance.watch_ticker(BTC), 10)  # the burst took its first message
+        order = await binance.create_order(BTC, "limit", "buy", 0.01, 59_000)
+        assert [o["id"] for o in await orders] == [order["id"]]  # the user stream never noticed
+        assert records(exchange_chaos, "listen_key_expired") == []
+        await binance.fapiPrivatePutListenKey()  # and its key is still alive
+    finally:
+        await binance.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+async def test_a_user_stream_by_hand_on_the_listen_key_path(exchange_chaos: ChaosController) -> None:
+    rest = ccxt.binanceusdm(dict(API_KEYS))
+    key = rest.fapiPrivatePostListenKey()["listenKey"]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"wss://fstream.binance.com/ws/{key}") as ws,
+    ):
+        order = rest.create_order(BTC, "limit", "sell", 0.01, 61_000)
+        update = await ws.receive_json()
+        assert (update["e"], str(update["o"]["i"]), update["o"]["X"]) == (
+            "ORDER_TRADE_UPDATE",
+            order["id"],
+            "NEW",
+        )
+        rest.cancel_order(order["id"], BTC)
+        update = await ws.receive_json()
+        assert (update["o"]["x"], update["o"]["X"]) == ("CANCELED", "CANCELED")

@@ -258,6 +258,61 @@ async def test_the_gateway_answers_pings_auth_and_subscriptions_as_bybit_does() 
 
 
 @pytest.mark.usefixtures("exchange_chaos")
+async def test_requests_bybit_would_refuse_are_refused_with_its_words() -> None:
+    session, public = await _ws("wss://stream.bybit.com/v5/public/linear")
+    private_session, private = await _ws("wss://stream.bybit.com/v5/private")
+    try:
+        for text in ("{not json", '["subscribe"]'):
+            await public.send_str(text)
+            assert (await public.receive_json())["ret_msg"] == "error:request not json"
+        await public.send_json({"op": "subscribe_all", "args": []})
+        assert (await public.receive_json())["ret_msg"] == "error:invalid op subscribe_all"
+        for topic in (
+            "kline.7.BTCUSDT",
+            "orderbook.25.BTCUSDT",
+            "tickers.BTCUSDT.extra",
+            "publicTrade.BTCUSDT",
+        ):
+            await public.send_json({"op": "subscribe", "args": [topic]})  # no req_id: none echoed
+            refused = await public.receive_json()
+            assert (refused["success"], refused["ret_msg"], "req_id" in refused) == (
+                False,
+                f"Invalid topic :[{topic}]",
+                False,
+            )
+        await public.send_json({"op": "auth", "args": ["key", "4102444800000", "0" * 64]})
+        assert "invalid op auth" in (await public.receive_json())["ret_msg"]  # public streams have none
+
+        await private.send_json({"op": "subscribe", "req_id": "1", "args": ["tickers.BTCUSDT"]})
+        assert (await private.receive_json())["ret_msg"] == "Invalid topic :[tickers.BTCUSDT]"
+        for args, why in (
+            (["", "4102444800000", "0" * 64], "Request not authorized"),
+            (["key", "soon", "0" * 64], "Params Error"),
+            (["key", "4102444800000", "not a signature"], "Error sign, please check your signature"),
+        ):
+            await private.send_json({"op": "auth", "args": args})
+            refused = await private.receive_json()
+            assert (refused["success"], refused["ret_msg"][: len(why)]) == (False, why)
+        await private.send_json({"op": "auth", "args": ["key", "4102444800000", "0" * 64]})
+        assert (await private.receive_json())["success"] is True
+        await private.send_json({"op": "subscribe", "req_id": "2", "args": ["order", "wallet"]})
+        assert (await private.receive_json())["success"] is True
+        await private.send_json({"op": "unsubscribe", "req_id": "3", "args": ["wallet"]})
+        assert await private.receive_json() == {
+            "success": True,
+            "ret_msg": "",
+            "conn_id": "chaos000002-private",
+            "op": "unsubscribe",
+            "req_id": "3",
+        }
+    finally:
+        await public.close()
+        await private.close()
+        await session.close()
+        await private_session.close()
+
+
+@pytest.mark.usefixtures("exchange_chaos")
 async def test_a_path_bybit_does_not_serve_refuses_the_handshake() -> None:
     import aiohttp
 

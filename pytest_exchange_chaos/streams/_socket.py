@@ -162,9 +162,6 @@ class ChaosWebSocket:
                 self._close_code = message.data
                 if not self._closed and self._autoclose:
                     await self.close(code=message.data)
-            elif message.type == types.PING and self._autoping:
-                await self.pong(message.data)
-                continue
             elif message.type == types.PONG and self._autoping:
                 continue
             return message
@@ -208,9 +205,6 @@ class ChaosWebSocket:
 
     def _feed_pong(self, data: bytes) -> None:
         self._push(self._message(self._types.PONG, data, None), len(data))
-
-    def _feed_ping(self, data: bytes) -> None:
-        self._push(self._message(self._types.PING, data, None), len(data))
 
     def _feed_close(self, code: int, reason: str) -> None:
         """The server's close frame."""

@@ -95,16 +95,26 @@ _FULL_DEPTH = 1000
 
 def _topic_kind(topic: str) -> tuple[str | None, str, str, str]:
     """``btcusdt@kline_1m`` -> (``BTCUSDT``, ``kline``, ``1m``, ``""``); ``btcusdt@depth5@100ms``
-    -> (``BTCUSDT``, ``depth``, ``5``, ``100ms``); ``!ticker@arr`` -> (None, ``ticker``, ...)."""
+    -> (``BTCUSDT``, ``depth``, ``5``, ``100ms``); ``!markPrice@arr@1s`` -> (None, ``markPrice``,
+    ``""``, ``1s``)."""
     head, _, rest = topic.partition("@")
+    if head.startswith("!"):
+        every, _, speed = rest.partition("@")
+        return None, head[1:] if every == "arr" else "", "", speed
     channel, _, speed = rest.partition("@")
     detail = ""
     if channel.startswith("kline_"):
         channel, detail = "kline", channel[len("kline_") :]
     elif channel.startswith("depth"):
         channel, detail = "depth", channel[len("depth") :]
-    symbol = None if head.startswith("!") else head.upper()
-    return symbol, channel, detail, speed
+    return head.upper(), channel, detail, speed
+
+
+def _not_simulated(topics: list[str]) -> str:
+    return (
+        f"stream(s) {', '.join(topics)} not simulated by pytest-exchange-chaos "
+        "(ticker, miniTicker, markPrice, kline, depth are)"
+    )
 
 
 @dataclass
@@ -149,11 +159,12 @@ class BinanceUsdmStreams(StreamServer):
     def accept(self, connection: Connection) -> None:
         key = self._listen_key_in(connection)
         if key is None:
-            streams = connection.query.get("streams")
-            if connection.path.rstrip("/").endswith("/stream") and streams:
-                connection.state["combined"] = True
-                for topic in streams.split("/"):
-                    self._subscribe(connection, topic)
+            named = self._streams_in(connection)
+            unknown = [topic for topic in named if not self._known(topic)]
+            if unknown:
+                raise StreamRefused(400, _not_simulated(unknown))
+            for topic in named:
+                self._subscribe(connection, topic)
             return
         if key != getattr(self.venue, "_current_listen_key", None) or key in self.expired_keys:
             raise StreamRefused(
@@ -171,10 +182,23 @@ class BinanceUsdmStreams(StreamServer):
         if "listenKey" in connection.query:
             return connection.query["listenKey"]
         last = connection.path.rstrip("/").rsplit("/", 1)[-1]
-        # /ws/<listenKey> (ccxt before 4.5); /ws/<n> is a market stream's slot number.
-        if connection.path.startswith("/ws/") and len(last) > 20 and not last.isdigit():
+        # /ws/<listenKey> (ccxt before 4.5); /ws/<n> is a market stream's slot number, and
+        # /ws/<symbol>@<stream> a raw stream.
+        if connection.path.startswith("/ws/") and len(last) > 20 and not last.isdigit() and "@" not in last:
             return last
         return None
+
+    @staticmethod
+    def _streams_in(connection: Connection) -> list[str]:
+        """The streams a URL names: ``/stream?streams=a/b`` (each message then wrapped as
+        ``{"stream", "data"}``) or a raw ``/ws/<stream>``."""
+        path = connection.path.rstrip("/")
+        streams = connection.query.get("streams")
+        if path.endswith("/stream") and streams:
+            connection.state["combined"] = True
+            return streams.split("/")
+        last = path.rsplit("/", 1)[-1]
+        return [last] if "@" in last else []
 
     def on_text(self, connection: Connection, text: str) -> None:
         try:
@@ -194,14 +218,7 @@ class BinanceUsdmStreams(StreamServer):
                 # Binance would accept them and send nothing; a bot waiting on a stream the
                 # simulation does not publish would wait forever, so say so instead.
                 connection.reply(
-                    {
-                        "error": {
-                            "code": 2,
-                            "msg": f"Invalid request: stream(s) {', '.join(unknown)} not simulated by "
-                            "pytest-exchange-chaos (ticker, miniTicker, markPrice, kline, depth are)",
-                        },
-                        "id": ident,
-                    }
+                    {"error": {"code": 2, "msg": f"Invalid request: {_not_simulated(unknown)}"}, "id": ident}
                 )
                 return
             connection.reply({"result": None, "id": ident})
@@ -229,8 +246,7 @@ class BinanceUsdmStreams(StreamServer):
         return True
 
     def _subscribe(self, connection: Connection, topic: str) -> None:
-        if not self._known(topic):
-            return
+        """Subscribe to a topic :meth:`_known` accepted."""
         symbol, channel, detail, _ = _topic_kind(topic)
         connection.subscribe(topic, _MARKET_KINDS[channel])
         if channel == "depth":

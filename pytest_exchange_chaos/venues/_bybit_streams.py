@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -59,7 +60,6 @@ __all__ = [
     "signature_ok",
     "subscribe_reply",
     "ticker_message",
-    "topic_symbol",
     "wallet_message",
 ]
 
@@ -126,12 +126,6 @@ def signature_ok(api_key: object, expires: object, signature: object, server_ms:
 
 def _hex_hmac(secret: str, text: str) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-
-
-def topic_symbol(topic: str) -> str | None:
-    """The instrument id a public topic is about (``tickers.BTCUSDT`` -> ``BTCUSDT``)."""
-    parts = topic.split(".")
-    return parts[-1] if len(parts) >= 2 else None
 
 
 # --------------------------------------------------------------------------------- public data
@@ -324,13 +318,8 @@ class BybitChanges:
 
 
 def _last(orders: dict[tuple[str, str], Order], count: int) -> list[tuple[tuple[str, str], Order]]:
-    items = []
-    for item in reversed(orders.items()):
-        items.append(item)
-        if len(items) == count:
-            break
-    items.reverse()
-    return items
+    # From the end: a long session's book holds many orders, a request adds a few.
+    return list(itertools.islice(reversed(orders.items()), count))[::-1]
 
 
 # ------------------------------------------------------------------------------ the facts
@@ -491,9 +480,7 @@ class BybitStreams(StreamServer):
         if private:
             return
         for topic in kinds:
-            message = self._public(topic, server_ms)
-            if message is not None:
-                connection.send(message)
+            connection.send(self._public(topic, server_ms))
             # What every subscriber has now: the next refresh publishes only a change.
             self._shown[topic.rsplit(".", 1)[-1]] = self._public_state(topic.rsplit(".", 1)[-1])
 
@@ -519,7 +506,7 @@ class BybitStreams(StreamServer):
 
     # -- publishing ----------------------------------------------------------------------------
 
-    def _public(self, topic: str, server_ms: int) -> StreamMessage | None:
+    def _public(self, topic: str, server_ms: int) -> StreamMessage:
         book = self.bybit.book
         parts = topic.split(".")
         instrument = book.instruments[parts[-1]]
@@ -534,9 +521,7 @@ class BybitStreams(StreamServer):
         return StreamMessage(_PUBLIC_KINDS[parts[0]], payload, symbol=instrument.symbol)
 
     def refresh(self) -> None:
-        connections = self.connections
-        if not connections:
-            return
+        connections = self.connections  # the hub calls only while one is open
         server_ms = self._server_ms()
         self._refresh_private(server_ms)
         topics = {
@@ -584,6 +569,4 @@ class BybitStreams(StreamServer):
                 continue
             self._shown[instrument_id] = shown
             for topic in sorted(wanted):
-                message = self._public(topic, server_ms)
-                if message is not None:
-                    self.publish(topic, message)
+                self.publish(topic, self._public(topic, server_ms))
