@@ -28,7 +28,7 @@ from pytest_exchange_chaos.venues._binance_requests import (
     placement_intent,
     reject_for,
 )
-from pytest_exchange_chaos.venues._book import Book, BookVenue
+from pytest_exchange_chaos.venues._book import Book, BookVenue, Listing
 from pytest_exchange_chaos.venues._errors import BookError, InvalidLeverage, OrderNotFound
 from pytest_exchange_chaos.venues._instruments import INSTRUMENTS, Instrument, binance_spot_pairs
 from pytest_exchange_chaos.venues._records import Order
@@ -70,11 +70,47 @@ class _Route:
 
 class BinanceRest:
     """What Binance's REST gateways share, futures and spot: error bodies and their statuses,
-    the request's form read once for classify() and execute(), and the server's clock."""
+    the request's form read once for classify() and execute(), the server's clock, answering a
+    routed request, the instrument a request names, and the market data every gateway serves
+    alike."""
 
     context: VenueContext
+    listing: Listing
+    """The book whose instruments and marks this gateway answers about."""
     _form_request: ExchangeRequest | None = None
     _form_cache: dict[str, str] | None = None
+
+    def _refusal(self, error: BookError) -> BinanceReject:
+        """This gateway's code and message for a book refusal."""
+        raise NotImplementedError
+
+    def _answer(
+        self, request: ExchangeRequest, auth: Auth, handler: Callable[[Any, Params], Any]
+    ) -> VenueReply:
+        """Authenticate a routed request and answer it; every refusal in Binance's error body."""
+        try:
+            params = self._form(request)
+            self._authenticate(request, params, auth)
+            result = handler(self, params)
+        except BinanceReject as reject:
+            return self._error(reject)
+        except BookError as error:
+            return self._error(self._refusal(error))
+        except ValueError:
+            return self._error(BinanceReject(-1100, "Illegal characters found in a parameter."))
+        if isinstance(result, VenueReply):
+            return result
+        return VenueReply.json(result)
+
+    def _readable(self, request: ExchangeRequest) -> Params | None:
+        """The request's parameters, or None when they cannot be read (classify() calls it other)."""
+        try:
+            return self._form(request)
+        except ValueError:
+            return None
+
+    def _authenticate(self, request: ExchangeRequest, params: Params, auth: Auth) -> None:
+        authenticate(request, params, auth, self._server_ms())
 
     def error_reply(self, code: int, message: str) -> VenueReply:
         status = {-1003: 429, -1001: 500, -1006: 503, -1007: 408, -2014: 401, -2015: 401}.get(code, 400)
@@ -103,6 +139,66 @@ class BinanceRest:
             error_code=reject.code,
         )
 
+    # ------------------------------------------------------------- the instrument asked about
+
+    def _instrument(self, params: Params, *, required: bool = True) -> Instrument | None:
+        symbol = params.get("symbol")
+        if not symbol:
+            if required:
+                raise missing("symbol")
+            return None
+        instrument = self.listing.instruments.get(symbol)
+        if instrument is None:
+            raise BinanceReject(-1121, "Invalid symbol.")
+        return instrument
+
+    def _required_instrument(self, params: Params) -> Instrument:
+        instrument = self._instrument(params)
+        assert instrument is not None
+        return instrument
+
+    def _instruments(self, params: Params) -> list[Instrument]:
+        instrument = self._instrument(params, required=False)
+        return [instrument] if instrument is not None else list(self.listing.instruments.values())
+
+    def _one_or_all(self, params: Params, render: Callable[[Instrument], Any]) -> Any:
+        instrument = self._instrument(params, required=False)
+        if instrument is not None:
+            return render(instrument)
+        return [render(i) for i in self.listing.instruments.values()]
+
+    # -------------------------------------------------------------------------- market data
+
+    def _ping(self, params: Params) -> Any:
+        return {}
+
+    def _time(self, params: Params) -> Any:
+        return {"serverTime": self._server_ms()}
+
+    def _coins(self, params: Params) -> Any:
+        return market.coins(self.listing.instruments.values())
+
+    def _margin_pairs(self, params: Params) -> Any:
+        return market.margin_pairs(self.listing.instruments.values(), isolated=False)
+
+    def _isolated_pairs(self, params: Params) -> Any:
+        return market.margin_pairs(self.listing.instruments.values(), isolated=True)
+
+    def _system_status(self, params: Params) -> Any:
+        return {"status": 0, "msg": "normal"}
+
+    def _ticker_24hr(self, params: Params) -> Any:
+        server = self._server_ms()
+        return self._one_or_all(params, lambda i: market.ticker_24hr(self.listing, i, server))
+
+    def _ticker_price(self, params: Params) -> Any:
+        server = self._server_ms()
+        return self._one_or_all(params, lambda i: market.ticker_price(self.listing, i, server))
+
+    def _book_ticker(self, params: Params) -> Any:
+        server = self._server_ms()
+        return self._one_or_all(params, lambda i: market.book_ticker(self.listing, i, server))
+
 
 class BinanceUsdmVenue(BinanceRest, BookVenue):
     id = "binanceusdm"
@@ -127,6 +223,7 @@ class BinanceUsdmVenue(BinanceRest, BookVenue):
             now=context.now,
             wallet_balance=Decimal(wallet_balance),
         )
+        self.listing = self.book
         # Binance moved conditional orders to /fapi/v1/algoOrder in December 2025; older ccxt
         # still sends STOP_MARKET to /fapi/v1/order. False answers those like Binance now does.
         self.legacy_conditional_orders = legacy_conditional_orders
@@ -152,9 +249,8 @@ class BinanceUsdmVenue(BinanceRest, BookVenue):
     def classify(self, request: ExchangeRequest) -> Call:
         route = _ROUTES.get((request.method.upper(), request.path))
         endpoint = request.endpoint
-        try:
-            params = self._form(request)
-        except ValueError:
+        params = self._readable(request)
+        if params is None:
             return Call(self.id, "other", endpoint)
         symbol = self._unified(params.get("symbol"), request.path)
         if route is None or request.host not in route.hosts:
@@ -178,19 +274,7 @@ class BinanceUsdmVenue(BinanceRest, BookVenue):
             return VenueReply(
                 status=404, body=_NOT_FOUND_BODY, headers={"Content-Type": "text/html"}, accepted=False
             )
-        try:
-            params = self._form(request)
-            self._authenticate(request, params, route.auth)
-            result = route.handler(self, params)
-        except BinanceReject as reject:
-            return self._error(reject)
-        except BookError as error:
-            return self._error(reject_for(error))
-        except ValueError:
-            return self._error(BinanceReject(-1100, "Illegal characters found in a parameter."))
-        if isinstance(result, VenueReply):
-            return result
-        return VenueReply.json(result)
+        return self._answer(request, route.auth, route.handler)
 
     def instruments(self) -> list[InstrumentView]:
         return instrument_views(self.book.instruments.values(), self.book.marks)
@@ -203,34 +287,8 @@ class BinanceUsdmVenue(BinanceRest, BookVenue):
         instrument = self.book.instruments.get(exchange_id)
         return instrument.symbol if instrument is not None else None
 
-    def _authenticate(self, request: ExchangeRequest, params: Params, auth: Auth) -> None:
-        authenticate(request, params, auth, self._server_ms())
-
-    def _instrument(self, params: Params, *, required: bool = True) -> Instrument | None:
-        symbol = params.get("symbol")
-        if not symbol:
-            if required:
-                raise missing("symbol")
-            return None
-        instrument = self.book.instruments.get(symbol)
-        if instrument is None:
-            raise BinanceReject(-1121, "Invalid symbol.")
-        return instrument
-
-    def _required_instrument(self, params: Params) -> Instrument:
-        instrument = self._instrument(params)
-        assert instrument is not None
-        return instrument
-
-    def _instruments(self, params: Params) -> list[Instrument]:
-        instrument = self._instrument(params, required=False)
-        return [instrument] if instrument is not None else list(self.book.instruments.values())
-
-    def _one_or_all(self, params: Params, render: Callable[[Instrument], Any]) -> Any:
-        instrument = self._instrument(params, required=False)
-        if instrument is not None:
-            return render(instrument)
-        return [render(i) for i in self.book.instruments.values()]
+    def _refusal(self, error: BookError) -> BinanceReject:
+        return reject_for(error)
 
     def _order(self, order: Order, *, with_time: bool = True) -> dict[str, Any]:
         return payloads.order_payload(order, self.book.instruments[order.symbol], with_time=with_time)
@@ -259,12 +317,6 @@ class BinanceUsdmVenue(BinanceRest, BookVenue):
 
     # ------------------------------------------------------------------ market data, spot
 
-    def _ping(self, params: Params) -> Any:
-        return {}
-
-    def _time(self, params: Params) -> Any:
-        return {"serverTime": self._server_ms()}
-
     def _exchange_info(self, params: Params) -> Any:
         return market.exchange_info(self.book.instruments.values(), self._server_ms())
 
@@ -276,36 +328,12 @@ class BinanceUsdmVenue(BinanceRest, BookVenue):
     def _dapi_exchange_info(self, params: Params) -> Any:
         return market.dapi_exchange_info(self._server_ms())
 
-    def _coins(self, params: Params) -> Any:
-        return market.coins(self.book.instruments.values())
-
-    def _margin_pairs(self, params: Params) -> Any:
-        return market.margin_pairs(self.book.instruments.values(), isolated=False)
-
-    def _isolated_pairs(self, params: Params) -> Any:
-        return market.margin_pairs(self.book.instruments.values(), isolated=True)
-
-    def _system_status(self, params: Params) -> Any:
-        return {"status": 0, "msg": "normal"}
-
     def _depth(self, params: Params) -> Any:
         instrument = self._required_instrument(params)
         limit = _integer(params, "limit") if params.get("limit") else 500
         if not 1 <= limit <= 1000:
             raise BinanceReject(-4021, "Invalid depth limit.")
         return market.depth(self.book, instrument, limit, self._server_ms())
-
-    def _ticker_24hr(self, params: Params) -> Any:
-        server = self._server_ms()
-        return self._one_or_all(params, lambda i: market.ticker_24hr(self.book, i, server))
-
-    def _ticker_price(self, params: Params) -> Any:
-        server = self._server_ms()
-        return self._one_or_all(params, lambda i: market.ticker_price(self.book, i, server))
-
-    def _book_ticker(self, params: Params) -> Any:
-        server = self._server_ms()
-        return self._one_or_all(params, lambda i: market.book_ticker(self.book, i, server))
 
     def _premium_index(self, params: Params) -> Any:
         server = self._server_ms()

@@ -54,7 +54,6 @@ from pytest_exchange_chaos.venues.binance import (
     Params,
     _integer,
     _time_window,
-    authenticate,
 )
 
 __all__ = ["SPOT_HOSTS", "BinanceSpotVenue"]
@@ -113,6 +112,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
             now=context.now,
             balances={k: Decimal(v) for k, v in (balances or {"USDT": "10000"}).items()},
         )
+        self.listing = self.spot
         self._uid = 100_000_000 + context.seed % 800_000_000
 
     # ------------------------------------------------------------------------- Venue API
@@ -126,9 +126,8 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
     def classify(self, request: ExchangeRequest) -> Call:
         route = _ROUTES.get((request.method.upper(), request.path))
         endpoint = request.endpoint
-        try:
-            params = self._form(request)
-        except ValueError:
+        params = self._readable(request)
+        if params is None:
             return Call(self.id, "other", endpoint)
         instrument = self.spot.instruments.get(params.get("symbol") or "")
         symbol = instrument.symbol if instrument is not None else None
@@ -153,43 +152,12 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
         route = _ROUTES.get((request.method.upper(), request.path))
         if route is None:
             return self._error(BinanceReject(-1000, self.not_simulated(request) or "not simulated", 404))
-        try:
-            params = self._form(request)
-            authenticate(request, params, route.auth, self._server_ms())
-            result = route.handler(self, params)
-        except BinanceReject as reject:
-            return self._error(reject)
-        except BookError as error:
-            return self._error(reject_for(error))
-        except ValueError:
-            return self._error(BinanceReject(-1100, "Illegal characters found in a parameter."))
-        if isinstance(result, VenueReply):
-            return result
-        return VenueReply.json(result)
+        return self._answer(request, route.auth, route.handler)
 
     # --------------------------------------------------------------------------- plumbing
 
-    def _instrument(self, params: Params, *, required: bool = True) -> Instrument | None:
-        symbol = params.get("symbol")
-        if not symbol:
-            if required:
-                raise missing("symbol")
-            return None
-        instrument = self.spot.instruments.get(symbol)
-        if instrument is None:
-            raise BinanceReject(-1121, "Invalid symbol.")
-        return instrument
-
-    def _required(self, params: Params) -> Instrument:
-        instrument = self._instrument(params)
-        assert instrument is not None
-        return instrument
-
-    def _one_or_all(self, params: Params, render: Callable[[Instrument], Any]) -> Any:
-        instrument = self._instrument(params, required=False)
-        if instrument is not None:
-            return render(instrument)
-        return [render(i) for i in self.spot.instruments.values()]
+    def _refusal(self, error: BookError) -> BinanceReject:
+        return reject_for(error)
 
     def _order(self, order_id: str) -> dict[str, Any]:
         return order_payload(
@@ -197,7 +165,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
         )
 
     def _lookup(self, params: Params, *, cancelling: bool = False) -> str:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         order_id = params.get("orderId") or None
         client_id = params.get("origClientOrderId") or None
         if order_id is None and client_id is None:
@@ -215,53 +183,23 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
 
     # ------------------------------------------------------------------------ market data
 
-    def _ping(self, params: Params) -> Any:
-        return {}
-
-    def _time(self, params: Params) -> Any:
-        return {"serverTime": self._server_ms()}
-
     def _exchange_info(self, params: Params) -> Any:
         return market.spot_exchange_info(self.spot.instruments.values(), self._server_ms())
 
-    def _coins(self, params: Params) -> Any:
-        return market.coins(self.spot.instruments.values())
-
-    def _margin_pairs(self, params: Params) -> Any:
-        return market.margin_pairs(self.spot.instruments.values(), isolated=False)
-
-    def _isolated_pairs(self, params: Params) -> Any:
-        return market.margin_pairs(self.spot.instruments.values(), isolated=True)
-
-    def _system_status(self, params: Params) -> Any:
-        return {"status": 0, "msg": "normal"}
-
     def _depth(self, params: Params) -> Any:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         limit = _integer(params, "limit") if params.get("limit") else 100
         if not 1 <= limit <= 5000:
             raise BinanceReject(-1100, "Illegal characters found in parameter 'limit'.")
         return market.depth(self.spot, instrument, min(limit, 1000), self._server_ms())
 
-    def _ticker_24hr(self, params: Params) -> Any:
-        server = self._server_ms()
-        return self._one_or_all(params, lambda i: market.ticker_24hr(self.spot, i, server))
-
-    def _ticker_price(self, params: Params) -> Any:
-        server = self._server_ms()
-        return self._one_or_all(params, lambda i: market.ticker_price(self.spot, i, server))
-
-    def _book_ticker(self, params: Params) -> Any:
-        server = self._server_ms()
-        return self._one_or_all(params, lambda i: market.book_ticker(self.spot, i, server))
-
     def _avg_price(self, params: Params) -> Any:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         mark = self.spot.marks[instrument.id]
         return {"mins": 5, "price": format(mark, f".{_PLACES}f"), "closeTime": self._server_ms()}
 
     def _klines(self, params: Params) -> Any:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         if not params.get("interval"):
             raise missing("interval")
         limit = min(_integer(params, "limit"), 1000) if params.get("limit") else 500
@@ -274,7 +212,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
     # ----------------------------------------------------------------------------- orders
 
     def _new_order(self, params: Params) -> Any:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         request, quote_quantity = order_request(params)
         try:
             order = self.spot.place(request, quote_quantity=quote_quantity)
@@ -320,7 +258,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
         return [order_payload(o, self.spot.instruments[o.symbol]) for o in orders]
 
     def _all_orders(self, params: Params) -> Any:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         orders = self.spot.all_orders(instrument.id)
         if params.get("orderId"):
             orders = [o for o in orders if int(o.id) >= _integer(params, "orderId")]
@@ -338,7 +276,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
         return payload
 
     def _cancel_all(self, params: Params) -> Any:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         cancelled = []
         for order in self.spot.open_orders(instrument.id):
             self.spot.cancel(instrument.id, order_id=order.id)
@@ -350,7 +288,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
         return cancelled
 
     def _my_trades(self, params: Params) -> Any:
-        instrument = self._required(params)
+        instrument = self._required_instrument(params)
         fills = self.spot.fills_for(instrument.id)
         if params.get("orderId"):
             fills = [f for f in fills if f.order_id == params["orderId"]]
@@ -422,7 +360,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
         fee = format(self.spot.taker_fee.normalize(), "f")
         return [
             {"symbol": i.id, "makerCommission": fee, "takerCommission": fee}
-            for i in ([self._required(params)] if params.get("symbol") else self.spot.instruments.values())
+            for i in self._instruments(params)
         ]
 
 
