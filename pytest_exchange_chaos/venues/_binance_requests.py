@@ -1,6 +1,6 @@
 """Reading Binance USD-M order requests: the form fields of ``/fapi/v1/order`` and
 ``/fapi/v1/algoOrder`` turned into the book's :class:`OrderRequest`, and Binance's own
-error codes for what is wrong with them.
+error codes for what is wrong with them (spot shares the symbol and side check).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "flag",
     "missing",
     "order_request",
+    "order_symbol_and_side",
     "order_ticket",
     "placement_intent",
     "reject_for",
@@ -97,17 +98,22 @@ def _trigger_param(algo: bool) -> str:
     return "triggerPrice" if algo else "stopPrice"
 
 
-def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) -> OrderRequest:
-    """Validate the fields Binance checks before the matching engine sees the order."""
+def order_symbol_and_side(params: Mapping[str, str]) -> tuple[str, Side]:
+    """An order's symbol and side, checked first on futures and spot alike."""
     symbol = params.get("symbol") or ""
     if not symbol:
         raise missing("symbol")
-    side_text = params.get("side", "")
-    if not side_text:
+    side = params.get("side", "")
+    if not side:
         raise missing("side")
-    if side_text not in ("BUY", "SELL"):
+    if side not in ("BUY", "SELL"):
         raise BinanceReject(-1117, "Invalid side.")
-    side: Side = "buy" if side_text == "BUY" else "sell"
+    return symbol, "buy" if side == "BUY" else "sell"
+
+
+def order_request(params: Mapping[str, str], *, algo: bool, hedge_mode: bool) -> OrderRequest:
+    """Validate the fields Binance checks before the matching engine sees the order."""
+    symbol, side = order_symbol_and_side(params)
     if algo:
         algo_type = params.get("algoType", "")
         if not algo_type:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from pytest_exchange_chaos.venues import _errors as errors
 from pytest_exchange_chaos.venues._book import Book
 from pytest_exchange_chaos.venues._bybit_market import SPOT_LISTING
 from pytest_exchange_chaos.venues._bybit_payloads import fmt, plain
@@ -18,21 +19,7 @@ from pytest_exchange_chaos.venues._bybit_requests import (
     text,
     trigger_direction,
 )
-from pytest_exchange_chaos.venues._errors import (
-    BookError,
-    DuplicateClientOrderId,
-    InsufficientBalance,
-    InvalidOrderParameters,
-    NotionalTooSmall,
-    OrderNotFound,
-    PostOnlyWouldTake,
-    PrecisionError,
-    QuantityTooLarge,
-    QuantityTooSmall,
-    TickSizeError,
-    UnknownSymbol,
-    WouldTriggerImmediately,
-)
+from pytest_exchange_chaos.venues._errors import BookError
 from pytest_exchange_chaos.venues._instruments import INSTRUMENTS, Instrument, spot_pair
 from pytest_exchange_chaos.venues._records import Order, OrderRequest, Side, TimeInForce
 from pytest_exchange_chaos.venues._spot import SpotBook
@@ -231,32 +218,28 @@ def spot_order_payload(order: Order, instrument: Instrument, spot: SpotBook) -> 
     return payload
 
 
+# Bybit's spot retCode and message for each book refusal that has one whatever its details.
+_REFUSALS: dict[type[BookError], tuple[int, str]] = {
+    errors.UnknownSymbol: (10001, "Not supported symbols"),
+    errors.InsufficientBalance: (170131, "Insufficient balance."),
+    errors.TickSizeError: (170134, "Order price has too many decimals."),
+    errors.QuantityTooSmall: (170136, "Order quantity exceeded lower limit."),
+    errors.QuantityTooLarge: (170135, "Order quantity exceeded upper limit."),
+    errors.NotionalTooSmall: (170140, "Order value exceeded lower limit."),
+    errors.DuplicateClientOrderId: (170141, "Duplicate clientOrderId."),
+    errors.WouldTriggerImmediately: (10001, "params error: the trigger price would trigger immediately"),
+    errors.PostOnlyWouldTake: (10001, "params error: a PostOnly order would take liquidity"),
+    errors.OrderNotFound: (170213, "Order does not exist."),
+}
+
+
 def spot_reject_for(error: BookError) -> BybitReject:
     """Bybit's spot ``retCode`` for a book refusal (ccxt's ``exceptions`` map)."""
-    if isinstance(error, UnknownSymbol):
-        return BybitReject(10001, "Not supported symbols")
-    if isinstance(error, InsufficientBalance):
-        return BybitReject(170131, "Insufficient balance.")
-    if isinstance(error, PrecisionError):
+    if isinstance(error, errors.PrecisionError):
         if error.field == "quantity":
             return BybitReject(170137, "Order quantity has too many decimals.")
         return BybitReject(170134, "Order price has too many decimals.")
-    if isinstance(error, TickSizeError):
-        return BybitReject(170134, "Order price has too many decimals.")
-    if isinstance(error, QuantityTooSmall):
-        return BybitReject(170136, "Order quantity exceeded lower limit.")
-    if isinstance(error, QuantityTooLarge):
-        return BybitReject(170135, "Order quantity exceeded upper limit.")
-    if isinstance(error, NotionalTooSmall):
-        return BybitReject(170140, "Order value exceeded lower limit.")
-    if isinstance(error, DuplicateClientOrderId):
-        return BybitReject(170141, "Duplicate clientOrderId.")
-    if isinstance(error, WouldTriggerImmediately):
-        return BybitReject(10001, "params error: the trigger price would trigger immediately")
-    if isinstance(error, PostOnlyWouldTake):
-        return BybitReject(10001, "params error: a PostOnly order would take liquidity")
-    if isinstance(error, OrderNotFound):
-        return BybitReject(170213, "Order does not exist.")
-    if isinstance(error, InvalidOrderParameters):
+    if isinstance(error, errors.InvalidOrderParameters):
         return BybitReject(10001, f"params error: {error.field or 'param'} invalid")
-    return BybitReject(10016, "Server error.")
+    code, message = _REFUSALS.get(type(error), (10016, "Server error."))
+    return BybitReject(code, message)

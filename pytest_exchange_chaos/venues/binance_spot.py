@@ -18,25 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from pytest_exchange_chaos.venues import _binance_market as market
+from pytest_exchange_chaos.venues import _errors as errors
 from pytest_exchange_chaos.venues._binance_ids import BinanceIds
-from pytest_exchange_chaos.venues._binance_requests import BinanceReject, missing
-from pytest_exchange_chaos.venues._errors import (
-    BookError,
-    DuplicateClientOrderId,
-    InsufficientBalance,
-    InvalidOrderParameters,
-    NotionalTooSmall,
-    OrderNotFound,
-    PostOnlyWouldTake,
-    PrecisionError,
-    QuantityTooLarge,
-    QuantityTooSmall,
-    TickSizeError,
-    UnknownSymbol,
-    WouldTriggerImmediately,
-)
+from pytest_exchange_chaos.venues._binance_requests import BinanceReject, missing, order_symbol_and_side
+from pytest_exchange_chaos.venues._errors import BookError
 from pytest_exchange_chaos.venues._instruments import SPOT_PAIRS, Instrument
-from pytest_exchange_chaos.venues._records import Order, OrderKind, OrderRequest, Side, TimeInForce
+from pytest_exchange_chaos.venues._records import Order, OrderKind, OrderRequest, TimeInForce
 from pytest_exchange_chaos.venues._spot import SpotBook, spot_intent
 from pytest_exchange_chaos.venues._spot_views import SpotVenue
 from pytest_exchange_chaos.venues.base import (
@@ -176,7 +163,7 @@ class BinanceSpotVenue(BinanceRest, SpotVenue):
             if cancelling:
                 return self.spot.cancel(instrument.id, order_id=order_id, client_order_id=client_id).id
             return self.spot.find(instrument.id, order_id=order_id, client_order_id=client_id).id
-        except OrderNotFound:
+        except errors.OrderNotFound:
             if cancelling:
                 raise BinanceReject(-2011, "Unknown order sent.") from None
             raise BinanceReject(-2013, "Order does not exist.") from None
@@ -397,15 +384,7 @@ def order_payload(order: Order, instrument: Instrument) -> dict[str, Any]:
 def order_request(params: Params) -> tuple[OrderRequest, str | None]:
     """Validate the fields Binance spot checks before its matching engine sees the order; also
     the quote quantity of a market order sized in USDT (``quoteOrderQty``)."""
-    symbol = params.get("symbol") or ""
-    if not symbol:
-        raise missing("symbol")
-    side_text = params.get("side", "")
-    if not side_text:
-        raise missing("side")
-    if side_text not in ("BUY", "SELL"):
-        raise BinanceReject(-1117, "Invalid side.")
-    side: Side = "buy" if side_text == "BUY" else "sell"
+    symbol, side = order_symbol_and_side(params)
     type_text = params.get("type", "")
     if not type_text:
         raise missing("type")
@@ -447,34 +426,34 @@ def order_request(params: Params) -> tuple[OrderRequest, str | None]:
     )
 
 
+# Binance spot's code and message for each book refusal that has one whatever its details.
+_REFUSALS: dict[type[BookError], tuple[int, str]] = {
+    errors.UnknownSymbol: (-1121, "Invalid symbol."),
+    errors.TickSizeError: (-1013, "Filter failure: PRICE_FILTER"),
+    errors.QuantityTooSmall: (-1013, "Filter failure: LOT_SIZE"),
+    errors.QuantityTooLarge: (-1013, "Filter failure: LOT_SIZE"),
+    errors.NotionalTooSmall: (-1013, "Filter failure: NOTIONAL"),
+    errors.InsufficientBalance: (-2010, "Account has insufficient balance for requested action."),
+    errors.DuplicateClientOrderId: (-2010, "Duplicate order sent."),
+    errors.WouldTriggerImmediately: (-2010, "Stop price would trigger immediately."),
+    errors.PostOnlyWouldTake: (-2010, "Order would immediately match and take."),
+    errors.OrderNotFound: (-2013, "Order does not exist."),
+}
+
+
 def reject_for(error: BookError) -> BinanceReject:
     """Binance spot's code and message for a book refusal."""
-    if isinstance(error, UnknownSymbol):
-        return BinanceReject(-1121, "Invalid symbol.")
-    if isinstance(error, PrecisionError):
+    if isinstance(error, errors.PrecisionError):
         name = "quantity" if error.field == "quantity" else "price" if error.field == "price" else "stopPrice"
         return BinanceReject(-1111, f"Parameter '{name}' has too much precision.")
-    if isinstance(error, TickSizeError):
-        return BinanceReject(-1013, "Filter failure: PRICE_FILTER")
-    if isinstance(error, (QuantityTooSmall, QuantityTooLarge)):
-        return BinanceReject(-1013, "Filter failure: LOT_SIZE")
-    if isinstance(error, NotionalTooSmall):
-        return BinanceReject(-1013, "Filter failure: NOTIONAL")
-    if isinstance(error, InsufficientBalance):
-        return BinanceReject(-2010, "Account has insufficient balance for requested action.")
-    if isinstance(error, DuplicateClientOrderId):
-        return BinanceReject(-2010, "Duplicate order sent.")
-    if isinstance(error, WouldTriggerImmediately):
-        return BinanceReject(-2010, "Stop price would trigger immediately.")
-    if isinstance(error, PostOnlyWouldTake):
-        return BinanceReject(-2010, "Order would immediately match and take.")
-    if isinstance(error, OrderNotFound):
-        return BinanceReject(-2013, "Order does not exist.")
-    if isinstance(error, InvalidOrderParameters):
+    if isinstance(error, errors.InvalidOrderParameters):
         if error.reason == "missing":
             return missing(error.field or "quantity")
         return BinanceReject(-1100, f"Illegal characters found in parameter '{error.field or 'quantity'}'.")
-    return BinanceReject(-1000, "An unknown error occured while processing the request.")
+    code, message = _REFUSALS.get(
+        type(error), (-1000, "An unknown error occured while processing the request.")
+    )
+    return BinanceReject(code, message)
 
 
 _V = BinanceSpotVenue
