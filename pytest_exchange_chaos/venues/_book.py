@@ -188,8 +188,9 @@ def trigger_crossed(kind: str, side: str, trigger: Decimal, mark: Decimal) -> bo
 
 class Listing:
     """What every book of one account keeps, derivatives or spot: its instruments (by exchange
-    id and by ccxt symbol), their marks and the day's statistics, the fills, and the filters
-    an order's price and quantity must pass."""
+    id and by ccxt symbol), their marks and the day's statistics, the fills, the filters an
+    order's price and quantity must pass, and the intervals a position (or a spot holding) was
+    naked."""
 
     def __init__(
         self,
@@ -210,6 +211,11 @@ class Listing:
             for i in self.instruments.values()
         }
         self.fills: list[Fill] = []
+        self._naked: dict[str, NakedSpan] = {}
+        self.naked_spans: list[NakedSpan] = []
+        self.positions_opened = 0
+        """How many positions (or holdings) were opened, a flip counting as a new one: naked
+        time was tracked for each."""
 
     def instrument(self, symbol: str) -> Instrument:
         """By exchange id (``BTCUSDT``) or ccxt unified symbol (``BTC/USDT:USDT``, ``BTC/USDT``)."""
@@ -296,6 +302,35 @@ class Listing:
             )
         )
 
+    def unprotected(self) -> list[NakedSpan]:
+        """Every interval so far in which a position had no stop covering it, oldest first; the
+        last of a symbol has ``end`` None while its position is still naked."""
+        return list(self.naked_spans)
+
+    def naked_intervals(self, venue: str, now: float) -> list[UnprotectedInterval]:
+        """:meth:`unprotected` as the plugin reports it, by ccxt symbol, open ones up to ``now``."""
+        return [
+            UnprotectedInterval(
+                venue=venue,
+                symbol=self.instruments[span.symbol].symbol,
+                side=span.side,
+                size=float(span.size),
+                opened_at=span.opened_at,
+                start=span.start,
+                end=span.end,
+                seconds=(now if span.end is None else span.end) - span.start,
+            )
+            for span in self.unprotected()
+        ]
+
+    def _end_span(self, span: NakedSpan, at: float) -> None:
+        del self._naked[span.symbol]
+        span.end = at
+        if at - span.start < INSTANT:
+            # Bought and covered within one instant of the chaos clock, or judged naked by a
+            # look taken mid-instant and covered again within it: never naked.
+            self.naked_spans.remove(span)
+
     @staticmethod
     def _check_quantity(instrument: Instrument, text: str, *, market: bool) -> Decimal:
         quantity = parse_decimal(text, "quantity")
@@ -380,11 +415,6 @@ class Book(Listing):
         self._unsettled: dict[str, None] = {}
         self._unsettled_since = 0.0
         self._unsettled_at = 0.0
-        self._naked: dict[str, NakedSpan] = {}
-        self.naked_spans: list[NakedSpan] = []
-        self.positions_opened = 0
-        """How many positions were opened (a flip counts as a new one): naked time was tracked
-        for each."""
 
     # ----------------------------------------------------------------- instruments and marks
 
@@ -747,13 +777,6 @@ class Book(Listing):
             elif span is not None:
                 self._end_span(span, at)
         self._unsettled.clear()
-
-    def _end_span(self, span: NakedSpan, at: float) -> None:
-        del self._naked[span.symbol]
-        span.end = at
-        if at - span.start < INSTANT:
-            # Judged naked by a look taken mid-instant, covered again within it.
-            self.naked_spans.remove(span)
 
     def _covered(self, position: Position) -> bool:
         cover = self._cover.get((position.symbol, "sell" if position.quantity > 0 else "buy"))
@@ -1207,21 +1230,7 @@ class BookVenue(Venue):
     book: Book
 
     def unprotected_intervals(self) -> list[UnprotectedInterval]:
-        now = self.context.now()
-        instruments = self.book.instruments
-        return [
-            UnprotectedInterval(
-                venue=self.id,
-                symbol=instruments[span.symbol].symbol,
-                side=span.side,
-                size=float(span.size),
-                opened_at=span.opened_at,
-                start=span.start,
-                end=span.end,
-                seconds=(now if span.end is None else span.end) - span.start,
-            )
-            for span in self.book.unprotected()
-        ]
+        return self.book.naked_intervals(self.id, self.context.now())
 
     def positions_opened(self) -> int:
         return self.book.positions_opened

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal, Protocol
 
-from pytest_exchange_chaos.venues._book import Listing, parse_decimal, price_crosses, trigger_crossed
+from pytest_exchange_chaos.venues._book import (
+    Listing,
+    NakedSpan,
+    parse_decimal,
+    price_crosses,
+    trigger_crossed,
+)
 from pytest_exchange_chaos.venues._errors import (
     DuplicateClientOrderId,
     InsufficientBalance,
@@ -41,13 +47,11 @@ from pytest_exchange_chaos.venues._records import (
 )
 from pytest_exchange_chaos.venues.base import Intent, OrderView, PositionView
 
-__all__ = ["NakedHolding", "QuoteWallet", "SpotBook", "spot_intent"]
+__all__ = ["QuoteWallet", "SpotBook", "spot_intent"]
 
 ZERO = Decimal(0)
 SPOT = "spot"
 """The channel spot orders live in: their ids never meet a derivatives book's."""
-INSTANT = 0.001
-"""Naked intervals shorter than this (chaos-clock seconds) are not kept, as for positions."""
 _SPOT_KINDS = frozenset({"market", "limit", "stop_market", "stop", "take_profit_market", "take_profit"})
 
 
@@ -74,17 +78,6 @@ class QuoteWallet(Protocol):
         ...
 
     def add(self, delta: Decimal, now_ms: int) -> None: ...
-
-
-@dataclass(slots=True, eq=False)
-class NakedHolding:
-    """An interval in which a holding had no stop-loss covering it, in the book's own terms."""
-
-    symbol: str
-    size: Decimal
-    opened_at: float
-    start: float
-    end: float | None = None
 
 
 @dataclass(slots=True)
@@ -124,10 +117,6 @@ class SpotBook(Listing):
         self.orders: dict[str, Order] = {}
         self._by_client_id: dict[str, list[Order]] = {}
         self._holdings: dict[str, _Holding] = {}
-        self.positions_opened = 0
-        """Holdings started (from nothing): what naked time was tracked over."""
-        self.naked_spans: list[NakedHolding] = []
-        self._naked: dict[str, NakedHolding] = {}
         self.updated_ms = wall_ms()
         for instrument in self.instruments.values():
             held = self._totals.get(instrument.base, ZERO)
@@ -400,12 +389,12 @@ class SpotBook(Listing):
                 span.size = max(span.size, held)
                 return
             if span is not None:
-                self._end(span, now)
-            span = NakedHolding(instrument_id, held, holding.opened_at, now)
+                self._end_span(span, now)
+            span = NakedSpan(instrument_id, "long", held, holding.opened_at, now)
             self._naked[instrument_id] = span
             self.naked_spans.append(span)
         elif span is not None:
-            self._end(span, now)
+            self._end_span(span, now)
 
     def _covered(self, instrument_id: str, held: Decimal) -> bool:
         stops = [
@@ -414,13 +403,6 @@ class SpotBook(Listing):
             if o.side == "sell" and o.kind in STOP_KINDS and not o.triggered
         ]
         return sum(stops, ZERO) >= held
-
-    def _end(self, span: NakedHolding, at: float) -> None:
-        del self._naked[span.symbol]
-        span.end = at
-        if at - span.start < INSTANT:
-            # Bought and covered within one instant of the chaos clock: never naked.
-            self.naked_spans.remove(span)
 
     # ------------------------------------------------------------------------------ views
 

@@ -11,7 +11,7 @@ from pytest_exchange_chaos.venues._instruments import Instrument
 from pytest_exchange_chaos.venues._spot import SpotBook
 from pytest_exchange_chaos.venues.base import InstrumentView, OrderView, PositionView, Venue
 
-__all__ = ["SpotVenue", "instrument_views", "spot_naked_intervals"]
+__all__ = ["SpotVenue", "instrument_views"]
 
 
 def instrument_views(instruments: Iterable[Instrument], marks: Mapping[str, Decimal]) -> list[InstrumentView]:
@@ -42,22 +42,6 @@ def instrument_views(instruments: Iterable[Instrument], marks: Mapping[str, Deci
     return views
 
 
-def spot_naked_intervals(venue: str, spot: SpotBook, now: float) -> list[UnprotectedInterval]:
-    return [
-        UnprotectedInterval(
-            venue=venue,
-            symbol=spot.instruments[span.symbol].symbol,
-            side="long",
-            size=float(span.size),
-            opened_at=span.opened_at,
-            start=span.start,
-            end=span.end,
-            seconds=(now if span.end is None else span.end) - span.start,
-        )
-        for span in spot.naked_spans
-    ]
-
-
 class SpotVenue(Venue):
     """A venue whose state is a :class:`SpotBook`: holdings show as long positions, so
     ``assert_positions_protected`` asks each for a stop-loss sell covering it."""
@@ -77,7 +61,7 @@ class SpotVenue(Venue):
         return instrument_views(self.spot.instruments.values(), self.spot.marks)
 
     def unprotected_intervals(self) -> list[UnprotectedInterval]:
-        return spot_naked_intervals(self.id, self.spot, self.context.now())
+        return self.spot.naked_intervals(self.id, self.context.now())
 
     def positions_opened(self) -> int:
         return self.spot.positions_opened

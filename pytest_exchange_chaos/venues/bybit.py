@@ -51,7 +51,7 @@ from pytest_exchange_chaos.venues._errors import (
 from pytest_exchange_chaos.venues._instruments import INSTRUMENTS, Instrument
 from pytest_exchange_chaos.venues._records import Order, OrderKind, OrderRequest, Side
 from pytest_exchange_chaos.venues._spot import SpotBook, spot_intent
-from pytest_exchange_chaos.venues._spot_views import instrument_views, spot_naked_intervals
+from pytest_exchange_chaos.venues._spot_views import instrument_views
 from pytest_exchange_chaos.venues.base import (
     Call,
     ExchangeRequest,
@@ -236,7 +236,7 @@ class BybitVenue(BookVenue):
 
     def unprotected_intervals(self) -> list[UnprotectedInterval]:
         linear = super().unprotected_intervals()
-        return linear + spot_naked_intervals(self.id, self.spot, self.context.now())
+        return linear + self.spot.naked_intervals(self.id, self.context.now())
 
     def positions_opened(self) -> int:
         return super().positions_opened() + self.spot.positions_opened
