@@ -21,6 +21,7 @@ pro = pytest.importorskip("ccxt.pro")
 
 API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
 BTC = "BTC/USDT:USDT"
+KEY_EXPIRES_AT_10S = Wave("10s", "1m", faults.stream.listen_key_expired())
 
 
 @pytest_asyncio.fixture
@@ -190,8 +191,8 @@ async def test_duplicated_and_delayed_messages(exchange_chaos: ChaosController, 
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos(Wave("10s", "1m", faults.stream.listen_key_expired()))
-async def test_an_expired_listen_key_silences_the_user_stream(
+@pytest.mark.exchange_chaos(KEY_EXPIRES_AT_10S)
+async def test_an_expired_listen_key_silences_the_user_stream_until_ccxts_keepalive_hears_1125(
     exchange_chaos: ChaosController, binance_pro: Any
 ) -> None:
     order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=30)
@@ -207,13 +208,27 @@ async def test_an_expired_listen_key_silences_the_user_stream(
     ]
     assert len(notice) == 1
     assert [r.detail for r in events(exchange_chaos, "lost")] == ["silenced"] * 2  # the fill, the position
-    # the old key no longer connects; a new one from POST /fapi/v1/listenKey does
     old_key = hub_of(exchange_chaos).connections[0].state["listen_key"]
     assert exchange_chaos.venue("binanceusdm")._current_listen_key != old_key  # type: ignore[attr-defined]
+    # ccxt's keepalive (every 20 minutes) is what finds out: the PUT answers -1125 and ccxt
+    # fails whatever waits on the user stream.
+    with pytest.raises(ccxt.AuthenticationError, match="-1125"):
+        await wait_for_fill(binance_pro, order_id, reconcile=False)
+    refresh_s = binance_pro.options.get("listenKeyRefreshRate", 1_200_000) / 1000
+    assert exchange_chaos.now() == pytest.approx(refresh_s, abs=5)
+    # The next watch POSTs for a new key and connects with it; the fill it missed stays missed.
+    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
+    await asyncio.sleep(1)
+    private = [c for c in hub_of(exchange_chaos).connections if c.private]
+    assert [c.state["listen_key"] == old_key for c in private] == [True, False]
+    assert (await binance_pro.fetch_order(order_id, BTC))["status"] == "closed"
+    watching.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await watching
 
 
 @pytest.mark.asyncio
-@pytest.mark.exchange_chaos(Wave("10s", "1m", faults.stream.listen_key_expired()))
+@pytest.mark.exchange_chaos(KEY_EXPIRES_AT_10S)
 async def test_a_keepalive_after_the_expiry_is_refused_with_1125(
     exchange_chaos: ChaosController, binance_pro: Any
 ) -> None:
@@ -225,31 +240,6 @@ async def test_a_keepalive_after_the_expiry_is_refused_with_1125(
         await binance_pro.fapiPrivatePutListenKey()  # the bot's own keepalive, after the expiry
     assert '"This listenKey does not exist."' in str(refused.value)
     assert binance_pro.last_http_response is not None and "-1125" in binance_pro.last_http_response
-    watching.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await watching
-
-
-@pytest.mark.asyncio
-@pytest.mark.exchange_chaos(Wave("10s", "1m", faults.stream.listen_key_expired()))
-async def test_ccxts_own_keepalive_after_the_expiry_fails_the_watch_and_a_new_key_follows(
-    exchange_chaos: ChaosController, binance_pro: Any
-) -> None:
-    order_id = await entry_then_fill_at(exchange_chaos, binance_pro, fill_at=30)
-    # ccxt ignores listenKeyExpired; its keepalive (every 20 minutes) is what finds out: the
-    # PUT answers -1125 and ccxt fails whatever waits on the user stream.
-    with pytest.raises(ccxt.AuthenticationError, match="-1125"):
-        await wait_for_fill(binance_pro, order_id, reconcile=False)
-    refresh_s = binance_pro.options.get("listenKeyRefreshRate", 1_200_000) / 1000
-    assert exchange_chaos.now() == pytest.approx(refresh_s, abs=5)
-    await settle(exchange_chaos)
-    old_key = hub_of(exchange_chaos).connections[0].state["listen_key"]
-    # The next watch POSTs for a new key and connects with it; the fill it missed stays missed.
-    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
-    await asyncio.sleep(1)
-    private = [c for c in hub_of(exchange_chaos).connections if c.private]
-    assert [c.state["listen_key"] == old_key for c in private] == [True, False]
-    assert (await binance_pro.fetch_order(order_id, BTC))["status"] == "closed"
     watching.cancel()
     with pytest.raises(asyncio.CancelledError):
         await watching

@@ -25,6 +25,7 @@ pro = pytest.importorskip("ccxt.pro")
 
 API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
 BTC = "BTC/USDT:USDT"
+STOP_LOSS = (BTC, "market", "sell", 0.01, None, {"stopLossPrice": 58_000, "reduceOnly": True})
 
 
 @pytest_asyncio.fixture
@@ -35,6 +36,15 @@ async def binance_pro(exchange_chaos: ChaosController) -> AsyncIterator[Any]:
         yield exchange
     finally:
         await exchange.close()
+
+
+async def placed_while_watching(exchange: Any, *order: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Place an order over REST while watch_orders waits (subscribed first, as ccxt subscribes
+    from a task of its own): the order, and what the stream then said."""
+    watching = asyncio.ensure_future(exchange.watch_orders(BTC))
+    await asyncio.sleep(1)
+    placed = await exchange.create_order(*order)
+    return placed, await watching
 
 
 def hub_of(controller: ChaosController) -> StreamHub:
@@ -100,10 +110,7 @@ async def test_watch_tickers_of_every_market_follows_each_price(
 async def test_watch_orders_sees_the_fill_of_an_order_placed_over_rest(
     exchange_chaos: ChaosController, binance_pro: Any
 ) -> None:
-    pending = asyncio.ensure_future(binance_pro.watch_orders(BTC))  # subscribed before it trades
-    await asyncio.sleep(1)
-    order = await binance_pro.create_order(BTC, "limit", "buy", 0.01, 59_000)
-    watched = await pending
+    order, watched = await placed_while_watching(binance_pro, BTC, "limit", "buy", 0.01, 59_000)
     assert [(o["id"], o["status"]) for o in watched] == [(order["id"], "open")]
 
     exchange_chaos.venue("binanceusdm").set_price(BTC, 58_900)
@@ -125,16 +132,8 @@ async def test_watch_orders_sees_the_fill_of_an_order_placed_over_rest(
 async def test_a_stop_triggered_by_set_price_is_seen_on_rest_and_on_the_stream(
     exchange_chaos: ChaosController, binance_pro: Any
 ) -> None:
-    pending = asyncio.ensure_future(binance_pro.watch_orders(BTC))
-    await asyncio.sleep(1)
-    await binance_pro.create_order(BTC, "market", "buy", 0.01)
-    await pending
-    pending = asyncio.ensure_future(binance_pro.watch_orders(BTC))
-    await asyncio.sleep(1)
-    stop = await binance_pro.create_order(
-        BTC, "market", "sell", 0.01, None, {"stopLossPrice": 58_000, "reduceOnly": True}
-    )
-    seen = await pending  # the stop as placed
+    await placed_while_watching(binance_pro, BTC, "market", "buy", 0.01)
+    stop, seen = await placed_while_watching(binance_pro, *STOP_LOSS)  # the stop as placed
     assert any(o["id"] == stop["id"] and o["status"] == "open" for o in seen)
 
     exchange_chaos.venue("binanceusdm").set_price(BTC, 57_900)
@@ -169,16 +168,8 @@ async def test_an_order_placed_before_the_stream_opened_is_not_replayed_but_its_
 async def test_a_cancelled_stop_is_seen_cancelled_on_the_stream(
     exchange_chaos: ChaosController, binance_pro: Any
 ) -> None:
-    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
-    await asyncio.sleep(1)
-    await binance_pro.create_order(BTC, "market", "buy", 0.01)
-    await watching
-    watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
-    await asyncio.sleep(1)
-    stop = await binance_pro.create_order(
-        BTC, "market", "sell", 0.01, None, {"stopLossPrice": 58_000, "reduceOnly": True}
-    )
-    await watching
+    await placed_while_watching(binance_pro, BTC, "market", "buy", 0.01)
+    stop, _ = await placed_while_watching(binance_pro, *STOP_LOSS)
     watching = asyncio.ensure_future(binance_pro.watch_orders(BTC))
     await asyncio.sleep(1)
     await binance_pro.cancel_order(stop["id"], BTC, {"trigger": True})

@@ -4,6 +4,7 @@ from the same book REST answers from, and survives the stream faults."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -215,18 +216,22 @@ def _hub(chaos: ChaosController) -> Any:
 # -- the protocol itself, as a hand-written aiohttp bot speaks it ------------------------------------
 
 
-async def _ws(url: str) -> Any:
+@contextlib.asynccontextmanager
+async def _public_and_private(private_host: str = "stream.bybit.com") -> AsyncIterator[tuple[Any, Any]]:
+    """A hand-written bot's two sockets: the public linear stream and the private one."""
     import aiohttp
 
-    session = aiohttp.ClientSession()
-    return session, await session.ws_connect(url)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect("wss://stream.bybit.com/v5/public/linear") as public,
+        session.ws_connect(f"wss://{private_host}/v5/private") as private,
+    ):
+        yield public, private
 
 
 @pytest.mark.usefixtures("exchange_chaos")
 async def test_the_gateway_answers_pings_auth_and_subscriptions_as_bybit_does() -> None:
-    session, public = await _ws("wss://stream.bybit.com/v5/public/linear")
-    private_session, private = await _ws("wss://stream-testnet.bybit.com/v5/private")
-    try:
+    async with _public_and_private("stream-testnet.bybit.com") as (public, private):
         await public.send_json({"req_id": "7", "op": "ping"})
         assert (await public.receive_json())["ret_msg"] == "pong"
         await public.send_json({"req_id": "8", "op": "subscribe", "args": ["tickers.NOPEUSDT"]})
@@ -250,18 +255,11 @@ async def test_the_gateway_answers_pings_auth_and_subscriptions_as_bybit_does() 
         await private.send_json({"op": "ping", "req_id": "2"})
         pong = await private.receive_json()
         assert (pong["op"], pong["req_id"]) == ("pong", "2")
-    finally:
-        await public.close()
-        await private.close()
-        await session.close()
-        await private_session.close()
 
 
 @pytest.mark.usefixtures("exchange_chaos")
 async def test_requests_bybit_would_refuse_are_refused_with_its_words() -> None:
-    session, public = await _ws("wss://stream.bybit.com/v5/public/linear")
-    private_session, private = await _ws("wss://stream.bybit.com/v5/private")
-    try:
+    async with _public_and_private() as (public, private):
         for text in ("{not json", '["subscribe"]'):
             await public.send_str(text)
             assert (await public.receive_json())["ret_msg"] == "error:request not json"
@@ -305,11 +303,6 @@ async def test_requests_bybit_would_refuse_are_refused_with_its_words() -> None:
             "op": "unsubscribe",
             "req_id": "3",
         }
-    finally:
-        await public.close()
-        await private.close()
-        await session.close()
-        await private_session.close()
 
 
 @pytest.mark.usefixtures("exchange_chaos")

@@ -30,7 +30,7 @@ from pytest_exchange_chaos.streams import (
 )
 from pytest_exchange_chaos.venues import _binance_market as market
 from pytest_exchange_chaos.venues._binance_payloads import _STATUSES as _STATUS
-from pytest_exchange_chaos.venues._binance_payloads import BINANCE_TYPES, fmt, plain
+from pytest_exchange_chaos.venues._binance_payloads import BINANCE_TYPES, algo_payload, fmt, plain
 from pytest_exchange_chaos.venues._records import Fill, Order
 
 if TYPE_CHECKING:
@@ -84,6 +84,28 @@ _TICKER_FIELDS = {
 _TICKER_EVENTS = {
     "ticker": ("24hrTicker", _TICKER_FIELDS),
     "miniTicker": ("24hrMiniTicker", {k: _TICKER_FIELDS[k] for k in "cohlvq"}),
+}
+# An ALGO_UPDATE's short names for algo_payload()'s fields.
+_ALGO_FIELDS = {
+    "caid": "clientAlgoId",
+    "aid": "algoId",
+    "at": "algoType",
+    "o": "orderType",
+    "s": "symbol",
+    "S": "side",
+    "ps": "positionSide",
+    "f": "timeInForce",
+    "q": "quantity",
+    "ai": "actualOrderId",
+    "ap": "actualPrice",
+    "tp": "triggerPrice",
+    "p": "price",
+    "V": "selfTradePreventionMode",
+    "wt": "workingType",
+    "pm": "priceMatch",
+    "cp": "closePosition",
+    "R": "reduceOnly",
+    "tt": "triggerTime",
 }
 # "" is the diff stream (@depth), the others the partial books (@depth5 ...).
 _DEPTH_LEVELS = frozenset({"", "5", "10", "20"})
@@ -345,7 +367,7 @@ class BinanceUsdmStreams(StreamServer):
     def _publish_order(self, order: Order, status: str, ms: int, *, fresh: bool = False) -> None:
         instrument = self.book.instruments[order.symbol]
         if order.channel == "algo":
-            payload = self._algo_update(order, instrument, "NEW" if fresh else self._algo_status(order), ms)
+            payload = self._algo_update(order, instrument, fresh=fresh, ms=ms)
             x_status = payload["o"]["X"]
         else:
             execution = "NEW" if fresh else status
@@ -491,46 +513,20 @@ class BinanceUsdmStreams(StreamServer):
             },
         }
 
-    def _algo_status(self, order: Order) -> str:
-        if order.status == "triggered":
-            return "TRIGGERED"
-        return {"new": "NEW", "canceled": "CANCELED", "expired": "EXPIRED"}.get(order.status, "REJECTED")
-
-    def _algo_update(self, order: Order, instrument: Instrument, status: str, ms: int) -> dict[str, Any]:
-        price_places = instrument.price_precision
+    def _algo_update(self, order: Order, instrument: Instrument, *, fresh: bool, ms: int) -> dict[str, Any]:
+        # The order as /fapi/v1/algoOrder answers it, in the stream's short names.
+        rest = algo_payload(order, instrument, self.book)
         child = self.book.orders.get(("regular", order.child_order_id)) if order.child_order_id else None
-        return {
-            "e": "ALGO_UPDATE",
-            "T": ms,
-            "E": ms,
-            "o": {
-                "caid": order.client_order_id,
-                "aid": int(order.id),
-                "at": "CONDITIONAL",
-                "o": BINANCE_TYPES[order.kind],
-                "s": instrument.id,
-                "S": order.side.upper(),
-                "ps": order.extra.get("positionSide", "BOTH"),
-                "f": order.time_in_force,
-                "q": fmt(order.quantity, instrument.quantity_precision),
-                "X": status,
-                "ai": child.id if child is not None else "",
-                "ap": fmt(child.avg_price, max(price_places, 5)) if child is not None else "0.00000",
-                "aq": fmt(child.executed_qty, instrument.quantity_precision) if child is not None else "0",
-                "act": "0",
-                "tp": fmt(order.trigger_price or ZERO, price_places),
-                "p": fmt(order.price or ZERO, price_places),
-                "V": order.extra.get("selfTradePreventionMode", "EXPIRE_MAKER"),
-                "wt": order.extra.get("workingType", "CONTRACT_PRICE"),
-                "pm": order.extra.get("priceMatch", "NONE"),
-                "cp": order.close_position,
-                "pP": False,
-                "R": order.reduce_only,
-                "tt": order.trigger_ms,
-                "gtd": 0,
-                "rm": "",
-            },
-        }
+        update = {short: rest[name] for short, name in _ALGO_FIELDS.items()}
+        update.update(
+            X="NEW" if fresh else rest["algoStatus"],
+            aq=fmt(child.executed_qty, instrument.quantity_precision) if child is not None else "0",
+            act="0",
+            pP=rest["priceProtect"],
+            gtd=0,
+            rm="",
+        )
+        return {"e": "ALGO_UPDATE", "T": ms, "E": ms, "o": update}
 
     def _publish_market_data(self) -> None:
         marks = self.book.marks
