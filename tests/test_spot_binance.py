@@ -6,6 +6,8 @@ what ccxt makes of them.
 from __future__ import annotations
 
 import inspect
+import random
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +20,7 @@ import pytest_asyncio
 from venue_harness import Recorder, attach, context
 
 from pytest_exchange_chaos.venues._instruments import SPOT_PAIRS, spot_pair
-from pytest_exchange_chaos.venues.base import ExchangeRequest
+from pytest_exchange_chaos.venues.base import ExchangeRequest, VenueContext
 from pytest_exchange_chaos.venues.binance_spot import BinanceSpotVenue
 
 BTC = "BTC/USDT"
@@ -427,3 +429,30 @@ def test_an_order_the_venue_cannot_read_is_classified_as_other() -> None:
     assert (odd_type.intent, odd_type.symbol) == ("other", BTC)
     stop = venue.classify(post("symbol=BTCUSDT&side=SELL&type=STOP_LOSS&quantity=1&stopPrice=50000"))
     assert (stop.intent, stop.order and stop.order.trigger_price) == ("stop_loss", "50000")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["async", "sync"])
+async def test_coins_held_from_the_start_are_a_holding_a_stop_loss_must_cover(mode: str) -> None:
+    chaos_now = [0.0]
+    clock = VenueContext(now=lambda: chaos_now[0], wall_time=time.time, rng=random.Random(7), seed=7)
+    venue = BinanceSpotVenue(clock, balances={"USDT": "1000", "BTC": "0.1"})
+    env = await _open(mode, venue)
+    chaos_now[0] = 30.0
+    try:
+        [holding] = venue.positions()
+        assert (holding.symbol, holding.contracts, holding.entry_price) == (BTC, 0.1, 60_000)
+        [naked] = venue.unprotected_intervals()
+        assert (naked.symbol, naked.size, naked.end) == (BTC, 0.1, None)
+        # Selling half keeps the other half a holding, at the same average cost.
+        await env("create_order", BTC, "market", "sell", 0.05)
+        [holding] = venue.positions()
+        assert (holding.contracts, holding.entry_price) == (0.05, 60_000)
+        await env("create_order", BTC, "market", "sell", 0.05, None, {"stopLossPrice": 55_000})
+        [covered] = venue.unprotected_intervals()
+        assert (covered.start, covered.end, covered.seconds) == (0, 30, 30)
+        assert venue.open_orders("DOGE/USDC") == []
+        assert [o.intent for o in venue.open_orders()] == ["stop_loss"]
+    finally:
+        if mode == "async":
+            await env.exchange.close()
