@@ -69,3 +69,21 @@ def test_a_venue_tells_its_listeners_once_per_move_however_its_set_price_chains(
     stop()
     venue.set_price(BTC, 62_000)
     assert told == ["moved"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos
+@pytest.mark.parametrize("stream", ["btcusdt@depth5", "btcusdt@ticker", "btcusdt@markPrice"])
+async def test_a_stream_named_in_the_url_answers_at_once(
+    exchange_chaos: ChaosController, stream: str
+) -> None:
+    import aiohttp
+
+    # What the venue sends while accepting the handshake is not lost: it goes out once open.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"wss://fstream.binance.com/ws/{stream}") as socket,
+    ):
+        first = await asyncio.wait_for(socket.receive_json(), 5)
+    assert first["s"] == "BTCUSDT"
+    assert exchange_chaos.unserved == []

@@ -327,6 +327,7 @@ async def test_a_user_stream_with_an_unknown_listen_key_is_refused(exchange_chao
         assert refused.value.status == 400
         # a market stream on the same host, by hand, as a plain aiohttp bot would
         async with session.ws_connect("wss://fstream.binance.com/ws/btcusdt@markPrice", autoping=False) as ws:
+            assert (await ws.receive_json())["e"] == "markPriceUpdate"  # the stream the URL names
             await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@markPrice@1s"], "id": 7})
             assert await ws.receive_json() == {"result": None, "id": 7}
             update = await ws.receive_json()
@@ -424,6 +425,10 @@ async def test_stream_names_in_the_url(exchange_chaos: ChaosController) -> None:
                 "wss://fstream.binance.com/stream?streams=btcusdt@ticker/ethusdt@ticker"
             ) as both,
         ):
+            # Each stream the URL names answers at once, then follows the price.
+            assert (await raw.receive_json())["p"] == "60000.00000000"
+            first = {(await both.receive_json())["stream"] for _ in range(2)}
+            assert first == {"btcusdt@ticker", "ethusdt@ticker"}
             venue.set_price(BTC, 61_000)
             assert (await raw.receive_json())["p"] == "61000.00000000"
             wrapped = await both.receive_json()

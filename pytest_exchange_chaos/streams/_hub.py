@@ -148,6 +148,9 @@ class Connection:
         self._stalled_until: float | None = None
         self._silenced = False
         self._last_when = 0.0
+        # What the venue sent while accepting (a stream named in the URL answers at once): it
+        # goes out once the handshake is done.
+        self._handshake_sends: list[tuple[StreamMessage, bool]] = []
 
     # -- for the venue -------------------------------------------------------------------------
 
@@ -175,11 +178,17 @@ class Connection:
         """Answer the bot (a subscription ack, an auth result, a pong text): sent at once, lost
         only if the connection is stalled or closed; message faults do not touch replies."""
         message = payload if isinstance(payload, StreamMessage) else StreamMessage("reply", payload)
-        self.hub._send(self, message, reply=True)
+        if self.socket is None:
+            self._handshake_sends.append((message, True))
+        else:
+            self.hub._send(self, message, reply=True)
 
     def send(self, message: StreamMessage) -> None:
         """Deliver one message to this connection alone, through the stream faults."""
-        self.hub._deliver(self, message)
+        if self.socket is None:
+            self._handshake_sends.append((message, False))
+        else:
+            self.hub._deliver(self, message)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """The venue closes the connection with a close frame."""
@@ -392,6 +401,12 @@ class StreamHub:
             self._kinds_by_url[url.split("?")[0]] = connection.kinds
         self._arm_waves()
         self._apply_connection_waves(connection, at_open=True)
+        sends, connection._handshake_sends = connection._handshake_sends, []
+        for message, is_reply in sends:
+            if is_reply:
+                self._send(connection, message, reply=True)
+            else:
+                self._deliver(connection, message)
         if server.max_connection_age is not None:
             self._timers.append(
                 loop.call_later(server.max_connection_age, self._forced_close, connection, None)
