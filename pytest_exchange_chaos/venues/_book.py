@@ -54,7 +54,16 @@ from pytest_exchange_chaos.venues._records import (
 )
 from pytest_exchange_chaos.venues.base import OrderView, PositionView, Venue
 
-__all__ = ["Book", "BookVenue", "Listing", "NakedSpan", "parse_decimal", "price_crosses", "trigger_crossed"]
+__all__ = [
+    "Book",
+    "BookVenue",
+    "Listing",
+    "ListingVenue",
+    "NakedSpan",
+    "parse_decimal",
+    "price_crosses",
+    "trigger_crossed",
+]
 
 ZERO = Decimal(0)
 _MAX_TRIGGER_ROUNDS = 16
@@ -306,6 +315,14 @@ class Listing:
         """Every interval so far in which a position had no stop covering it, oldest first; the
         last of a symbol has ``end`` None while its position is still naked."""
         return list(self.naked_spans)
+
+    def order_views(self, symbol: str | None = None) -> list[OrderView]:
+        """The open orders, as the trader's checks read them."""
+        raise NotImplementedError
+
+    def position_views(self) -> list[PositionView]:
+        """What a stop-loss must protect, as the trader's checks read it."""
+        raise NotImplementedError
 
     def naked_intervals(self, venue: str, now: float) -> list[UnprotectedInterval]:
         """:meth:`unprotected` as the plugin reports it, by ccxt symbol, open ones up to ``now``."""
@@ -1224,22 +1241,29 @@ def _protective(order: Order) -> bool:
     return order.kind in STOP_KINDS and (order.reduce_only or order.close_position)
 
 
-class BookVenue(Venue):
-    """A venue whose state is a :class:`Book`: the trader's views come straight from it."""
+class ListingVenue(Venue):
+    """A venue whose trader's views come straight from one :class:`Listing`, a derivatives
+    :class:`Book` or a spot book (whose holdings show as long positions)."""
 
-    book: Book
+    listing: Listing
 
     def unprotected_intervals(self) -> list[UnprotectedInterval]:
-        return self.book.naked_intervals(self.id, self.context.now())
+        return self.listing.naked_intervals(self.id, self.context.now())
 
     def positions_opened(self) -> int:
-        return self.book.positions_opened
+        return self.listing.positions_opened
 
     def open_orders(self, symbol: str | None = None) -> list[OrderView]:
-        return self.book.order_views(symbol)
+        return self.listing.order_views(symbol)
 
     def positions(self) -> list[PositionView]:
-        return self.book.position_views()
+        return self.listing.position_views()
 
     def set_price(self, symbol: str, price: float) -> None:
-        self.book.set_mark(symbol, price)
+        self.listing.set_mark(symbol, price)
+
+
+class BookVenue(ListingVenue):
+    """A venue whose state is a :class:`Book` (its ``listing``)."""
+
+    book: Book

@@ -1,15 +1,15 @@
-"""The trader's views of venues: instruments for every venue, and everything a spot venue shows
-(orders, holdings as long positions, naked time) from its :class:`SpotBook`."""
+"""The trader's views of venues: instruments for every venue, and a spot venue, whose orders,
+holdings (as long positions) and naked time come from its :class:`SpotBook`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from pytest_exchange_chaos.naked_time import UnprotectedInterval
+from pytest_exchange_chaos.venues._book import ListingVenue
 from pytest_exchange_chaos.venues._instruments import Instrument
 from pytest_exchange_chaos.venues._spot import SpotBook
-from pytest_exchange_chaos.venues.base import InstrumentView, OrderView, PositionView, Venue
+from pytest_exchange_chaos.venues.base import InstrumentView
 
 __all__ = ["SpotVenue", "instrument_views"]
 
@@ -42,26 +42,11 @@ def instrument_views(instruments: Iterable[Instrument], marks: Mapping[str, Deci
     return views
 
 
-class SpotVenue(Venue):
-    """A venue whose state is a :class:`SpotBook`: holdings show as long positions, so
-    ``assert_positions_protected`` asks each for a stop-loss sell covering it."""
+class SpotVenue(ListingVenue):
+    """A venue whose state is a :class:`SpotBook` (its ``listing``): holdings show as long
+    positions, so ``assert_positions_protected`` asks each for a stop-loss sell covering it."""
 
     spot: SpotBook
 
-    def open_orders(self, symbol: str | None = None) -> list[OrderView]:
-        return self.spot.order_views(symbol)
-
-    def positions(self) -> list[PositionView]:
-        return self.spot.position_views()
-
-    def set_price(self, symbol: str, price: float) -> None:
-        self.spot.set_mark(symbol, price)
-
     def instruments(self) -> list[InstrumentView]:
         return instrument_views(self.spot.instruments.values(), self.spot.marks)
-
-    def unprotected_intervals(self) -> list[UnprotectedInterval]:
-        return self.spot.naked_intervals(self.id, self.context.now())
-
-    def positions_opened(self) -> int:
-        return self.spot.positions_opened

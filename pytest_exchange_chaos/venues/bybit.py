@@ -138,6 +138,7 @@ class BybitVenue(BookVenue):
             balances={asset: Decimal(amount) for asset, amount in (spot_balances or {}).items()},
             quote_wallet=UnifiedWallet(self.book),
         )
+        self.listing = self.book
         self.margin_mode = "REGULAR_MARGIN"
         self._params_request: ExchangeRequest | None = None
         self._params_cache: Params = {}
