@@ -27,6 +27,19 @@ API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
 
 
 @pytest_asyncio.fixture
+async def binance_pro(exchange_chaos: object) -> AsyncIterator[object]:
+    """Real, unmodified ccxt.pro binanceusdm, with keys, closed afterwards (for good)."""
+    import ccxt.pro
+    from pro_harness import close_for_good
+
+    exchange = ccxt.pro.binanceusdm(dict(API_KEYS))
+    try:
+        yield exchange
+    finally:
+        await close_for_good(exchange)
+
+
+@pytest_asyncio.fixture
 async def binance(exchange_chaos: object) -> AsyncIterator[object]:
     """Real, unmodified async ccxt binanceusdm, with keys, closed afterwards."""
     import ccxt.async_support as ccxt_async

@@ -5,6 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pytest_exchange_chaos.controller import ChaosController
+from pytest_exchange_chaos.streams import StreamHub
+
+
+def hub_of(controller: ChaosController) -> StreamHub:
+    """The test's stream hub: it exists once the bot opened a stream."""
+    hub = StreamHub.existing(controller._engine)
+    assert hub is not None, "the bot opened no stream"
+    return hub
+
 
 async def close_for_good(exchange: Any) -> None:
     """``exchange.close()``, then again once the tasks ccxt spawned have ended: ccxt.pro binance

@@ -6,37 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import ccxt
 import pytest
-import pytest_asyncio
+from pro_harness import hub_of
 
 from pytest_exchange_chaos import Burst, Wave, faults
 from pytest_exchange_chaos.controller import ChaosController
-from pytest_exchange_chaos.streams import StreamHub
 
 pro = pytest.importorskip("ccxt.pro")
 
 API_KEYS = {"apiKey": "test-key-0123456789", "secret": "test-secret-abcdef"}
 BTC = "BTC/USDT:USDT"
 KEY_EXPIRES_AT_10S = Wave("10s", "1m", faults.stream.listen_key_expired())
-
-
-@pytest_asyncio.fixture
-async def binance_pro(exchange_chaos: ChaosController) -> AsyncIterator[Any]:
-    exchange = pro.binanceusdm(dict(API_KEYS))
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
-
-
-def hub_of(controller: ChaosController) -> StreamHub:
-    hub = StreamHub.existing(controller._engine)
-    assert hub is not None
-    return hub
 
 
 def events(controller: ChaosController, event: str) -> list[Any]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import ccxt
 import pytest
-import pytest_asyncio
+from pro_harness import hub_of
 from venue_harness import needs_algo_stops
 
 from pytest_exchange_chaos import Burst, Wave, faults
@@ -28,16 +27,6 @@ BTC = "BTC/USDT:USDT"
 STOP_LOSS = (BTC, "market", "sell", 0.01, None, {"stopLossPrice": 58_000, "reduceOnly": True})
 
 
-@pytest_asyncio.fixture
-async def binance_pro(exchange_chaos: ChaosController) -> AsyncIterator[Any]:
-    """Real, unmodified ccxt.pro binanceusdm, with keys, closed afterwards."""
-    exchange = pro.binanceusdm(dict(API_KEYS))
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
-
-
 async def placed_while_watching(exchange: Any, *order: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Place an order over REST while watch_orders waits (subscribed first, as ccxt subscribes
     from a task of its own): the order, and what the stream then said."""
@@ -45,12 +34,6 @@ async def placed_while_watching(exchange: Any, *order: Any) -> tuple[dict[str, A
     await asyncio.sleep(1)
     placed = await exchange.create_order(*order)
     return placed, await watching
-
-
-def hub_of(controller: ChaosController) -> StreamHub:
-    hub = StreamHub.existing(controller._engine)
-    assert hub is not None, "the bot opened no stream"
-    return hub
 
 
 def assert_no_socket_opened(controller: ChaosController) -> None:
