@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pytest_exchange_chaos.naked_time import UnprotectedInterval
 from pytest_exchange_chaos.venues import _bybit_market as market
 from pytest_exchange_chaos.venues import _bybit_payloads as payloads
-from pytest_exchange_chaos.venues._book import Book, BookVenue, parse_decimal
+from pytest_exchange_chaos.venues._book import Book, BookVenue, Listing, parse_decimal
 from pytest_exchange_chaos.venues._bybit_ids import BybitIds
 from pytest_exchange_chaos.venues._bybit_requests import (
     BybitReject,
@@ -292,15 +292,7 @@ class BybitVenue(BookVenue):
 
     def _instrument(self, params: Params, *, required: bool = True) -> Instrument | None:
         self._linear_category(params)
-        symbol = text(params, "symbol")
-        if not symbol:
-            if required:
-                raise BybitReject(10001, "params error: symbol invalid")
-            return None
-        instrument = self.book.instruments.get(symbol)
-        if instrument is None:
-            raise BybitReject(10001, "Not supported symbols")
-        return instrument
+        return _named_instrument(self.book, params, required=required)
 
     def _required_instrument(self, params: Params) -> Instrument:
         instrument = self._instrument(params)
@@ -351,15 +343,7 @@ class BybitVenue(BookVenue):
         return Call(self.id, intent, endpoint, symbol, ticket)
 
     def _spot_pair(self, params: Params, *, required: bool = True) -> Instrument | None:
-        symbol = text(params, "symbol")
-        if not symbol:
-            if required:
-                raise BybitReject(10001, "params error: symbol invalid")
-            return None
-        pair = self.spot.instruments.get(symbol)
-        if pair is None:
-            raise BybitReject(10001, "Not supported symbols")
-        return pair
+        return _named_instrument(self.spot, params, required=required)
 
     def _spot_order_from(self, params: Params, *, open_only: bool) -> Order:
         pair = self._spot_pair(params, required=False)
@@ -1067,6 +1051,20 @@ def _check_direction(direction: Literal[1, 2], trigger: Decimal, mark: Decimal) 
         raise BybitReject(
             110093, f"expect Falling, but trigger_price[{trigger}] >= current[{mark}]??LastPrice"
         )
+
+
+def _named_instrument(listing: Listing, params: Params, *, required: bool) -> Instrument | None:
+    """The instrument a request's ``symbol`` names in ``listing``; None when it names none and
+    none is ``required``."""
+    symbol = text(params, "symbol")
+    if not symbol:
+        if required:
+            raise BybitReject(10001, "params error: symbol invalid")
+        return None
+    instrument = listing.instruments.get(symbol)
+    if instrument is None:
+        raise BybitReject(10001, "Not supported symbols")
+    return instrument
 
 
 def _spot_filter(order: Order) -> str:
