@@ -100,6 +100,85 @@ def _check_matchers(item: pytest.Item, schedules: list[Schedule]) -> None:
             )
 
 
+# stream= words every venue understands, whatever it publishes.
+_STREAM_WORDS = frozenset({"public", "private", "*"})
+# Words a trader may reach for, by what they mean: each venue names the stream its own way.
+_STREAM_SYNONYMS = (
+    frozenset({"orderbook", "depth", "book", "orderbooks", "books", "l2"}),
+    frozenset({"ticker", "tickers", "markprice", "mark", "price", "prices", "bookticker"}),
+    frozenset({"order", "orders", "user", "userdata", "account", "private"}),
+    frozenset({"execution", "executions", "trades", "mytrades", "fills", "fill", "user"}),
+    frozenset({"wallet", "balance", "balances", "user"}),
+    frozenset({"position", "positions", "user"}),
+    frozenset({"kline", "klines", "ohlcv", "candles", "candle"}),
+)
+_STREAMS_KEY = pytest.StashKey["dict[str, frozenset[str] | None]"]()
+
+
+def _stream_kinds_by_venue(config: pytest.Config) -> dict[str, frozenset[str] | None]:
+    """Each venue id with the stream kinds its stream server publishes (empty: it has none), or
+    None where its server does not say (a stream server of a plugin's own, without
+    ``stream_kinds``): no stream= is refused for such a venue."""
+    known = config.stash.get(_STREAMS_KEY, None)
+    if known is None:
+        from pytest_exchange_chaos.streams import stream_server_class
+
+        known = {}
+        for cls in venue_classes(config):
+            # It reads only the class's id and its stream_server_class: the class will do.
+            server = stream_server_class(cls)  # type: ignore[arg-type]
+            kinds = frozenset() if server is None else getattr(server, "stream_kinds", None)
+            known[cls.id] = frozenset(kinds) if kinds is not None else None
+        config.stash[_STREAMS_KEY] = known
+    return known
+
+
+def _closest_stream(kind: str, published: frozenset[str]) -> str | None:
+    word = kind.lower().replace("_", "").replace("-", "")
+    for synonyms in _STREAM_SYNONYMS:
+        if word in synonyms:
+            meant = sorted(published & {*synonyms, *(k for k in published if k.lower() in synonyms)})
+            if meant:
+                return max(meant, key=lambda k: difflib.SequenceMatcher(None, word, k.lower()).ratio())
+    close = difflib.get_close_matches(kind, sorted(published | {"public", "private"}), n=1, cutoff=0.5)
+    return close[0] if close else None
+
+
+def _check_streams(item: pytest.Item, schedules: list[Schedule]) -> None:
+    """A stream= kind no venue publishes would match nothing: the test would pass untested (or
+    fail with a misleading "never fired")."""
+    named = [s for s in schedules if s.matcher.stream is not None and s.matcher.stream - _STREAM_WORDS]
+    if not named:
+        return
+    by_venue = _stream_kinds_by_venue(item.config)
+    for schedule in named:
+        targets = sorted(schedule.matcher.venue or by_venue)
+        kinds = {v: by_venue.get(v) for v in targets}
+        if any(k is None for k in kinds.values()):
+            continue
+        published = frozenset().union(*(k for k in kinds.values() if k is not None))
+        stream = schedule.matcher.stream
+        assert stream is not None
+        for kind in sorted(stream - _STREAM_WORDS - published):
+            where = f"{', '.join(targets)} publishes" if schedule.matcher.venue else "any venue publishes"
+            # The venues that publish something first: they are where the fix is.
+            each = "; ".join(
+                [f"{venue} publishes {', '.join(sorted(k))}" for venue, k in kinds.items() if k]
+                + [f"{venue} publishes no stream" for venue, k in kinds.items() if not k]
+            )
+            close = _closest_stream(kind, published)
+            meant = ""
+            if close is not None:
+                on = [v for v, k in kinds.items() if k and close in k]
+                at = f" (on {', '.join(on)})" if on and not schedule.matcher.venue else ""
+                meant = f"; did you mean {close!r}{at}?"
+            raise _usage(
+                item,
+                f"{schedule!r}: stream={kind!r} is no stream {where}: {each}{meant} "
+                '(stream="public", "private" or "*" cover every venue\'s streams of that side)',
+            )
+
+
 def _usage(item: pytest.Item, message: str) -> pytest.UsageError:
     return pytest.UsageError(f"{item.nodeid}: {message}")
 
@@ -181,6 +260,7 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
             "test that may send no request (it only inspects the venues), or leave it out",
         )
     _check_matchers(item, schedules)
+    _check_streams(item, schedules)
     retry_after = options.get("retry_after")
     if retry_after is not None and retry_after != "respected":
         raise _usage(

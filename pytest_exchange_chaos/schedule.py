@@ -177,10 +177,23 @@ def _check_fault(fault: object, owner: str) -> Fault:
     return fault
 
 
+# What a stream message or connection carries as its intent: private streams are the account's,
+# public ones market data. No stream carries an order's intent (entry, stop_loss...).
+_STREAM_INTENTS = frozenset({"account", "market_data"})
+
+
 def _stream_matcher(
-    owner: str, fault: Fault, stream: str | Iterable[str] | None, endpoint: str | Iterable[str] | None
+    owner: str,
+    fault: Fault,
+    stream: str | Iterable[str] | None,
+    endpoint: str | Iterable[str] | None,
+    *,
+    intent: object = None,
+    symbol: object = None,
 ) -> str | Iterable[str] | None:
-    """``stream=`` for a stream fault (every stream when left out); refused for an HTTP fault."""
+    """``stream=`` for a stream fault (every stream when left out); refused for an HTTP fault.
+    ``intent=`` and ``symbol=`` that no stream event could ever carry are refused here, rather
+    than leave a schedule that silently matches nothing."""
     if not getattr(fault, "on_streams", False):
         if stream is not None:
             raise ValueError(
@@ -192,6 +205,23 @@ def _stream_matcher(
         raise ValueError(
             f"{owner}(endpoint={endpoint!r}) with {fault.name}, a stream fault: an HTTP endpoint never "
             'names a stream; write stream="user" (or "ticker", "public", "private"...) instead'
+        )
+    intents = {intent} if isinstance(intent, str) else set(intent) if isinstance(intent, Iterable) else set()
+    # An intent that is none at all is Matcher.build's to refuse, with the list of intents.
+    never = sorted(str(i) for i in intents if i in INTENTS and i not in _STREAM_INTENTS)
+    if never:
+        raise ValueError(
+            f"{owner}(intent={intent!r}) with {fault.name}, a stream fault: a stream message carries no "
+            f"order's intent, so {', '.join(map(repr, never))} never matches one; a stream's intent is "
+            "'account' (private streams) or 'market_data' (public ones). Narrow by stream instead: "
+            'stream="private" (or a kind such as "user" on Binance, "order" on Bybit), stream="public"'
+        )
+    if symbol is not None and owner == "Wave" and not getattr(fault, "per_message", False):
+        raise ValueError(
+            f"{owner}(symbol={symbol!r}) with {fault.name}, a per-connection fault: a wave of it strikes "
+            "whole connections, which carry no symbol, so it would never fire; leave symbol= out and "
+            'narrow with stream= (e.g. stream="order") or venue=, or use a per-message fault '
+            "(faults.stream.drop(), duplicate(), delay()), whose messages carry their symbol"
         )
     return "*" if stream is None else stream
 
@@ -256,8 +286,8 @@ class Wave:
         # A rate or a limit of 0 is a wave that never fires: a test carrying it would pass untested.
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate <= 1.0:
             raise ValueError(
-                f"Wave rate={shown(rate)}: write a probability between 0.0 and 1.0, e.g. rate=0.5 "
-                "(rate=0 would never fire)"
+                f"Wave rate={shown(rate)}: write a probability above 0.0 and at most 1.0, e.g. "
+                "rate=0.5 (rate=0 would never fire; leave the wave out instead)"
             )
         self.rate = float(rate)
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -270,7 +300,7 @@ class Wave:
             endpoint=endpoint,
             venue=venue,
             symbol=symbol,
-            stream=_stream_matcher("Wave", self.fault, stream, endpoint),
+            stream=_stream_matcher("Wave", self.fault, stream, endpoint, intent=intent, symbol=symbol),
         )
         self.required = _check_required(required, "Wave")
         """Whether the test fails when this wave never injects a fault (see ``ScheduleRun.unfired``)."""
@@ -340,7 +370,7 @@ class Burst:
             endpoint=endpoint,
             venue=venue,
             symbol=symbol,
-            stream=_stream_matcher("Burst", self.fault, stream, endpoint),
+            stream=_stream_matcher("Burst", self.fault, stream, endpoint, intent=intent, symbol=symbol),
         )
         self.per_operation = per_operation
         self.required = _check_required(required, "Burst")

@@ -265,12 +265,7 @@ async def test_requests_bybit_would_refuse_are_refused_with_its_words() -> None:
             assert (await public.receive_json())["ret_msg"] == "error:request not json"
         await public.send_json({"op": "subscribe_all", "args": []})
         assert (await public.receive_json())["ret_msg"] == "error:invalid op subscribe_all"
-        for topic in (
-            "kline.7.BTCUSDT",
-            "orderbook.25.BTCUSDT",
-            "tickers.BTCUSDT.extra",
-            "publicTrade.BTCUSDT",
-        ):
+        for topic in ("kline.7.BTCUSDT", "orderbook.25.BTCUSDT", "tickers.BTCUSDT.extra"):
             await public.send_json({"op": "subscribe", "args": [topic]})  # no req_id: none echoed
             refused = await public.receive_json()
             assert (refused["success"], refused["ret_msg"], "req_id" in refused) == (
@@ -323,3 +318,57 @@ async def test_stream_rows_are_the_rest_rows(pro: Any, exchange_chaos: ChaosCont
     rest = await pro.fetch_order(entry["id"], BTC, {"acknowledged": True})
     assert _numbers_as_text(streamed["info"]) == _numbers_as_text({"category": "linear", **rest["info"]})
     assert json.dumps(streamed["clientOrderId"]) == '"mine-1"'
+
+
+NOT_SIMULATED = "exchange-chaos does not simulate"
+
+
+async def test_a_spot_ticker_watch_fails_at_once_instead_of_showing_the_perpetual(
+    pro: Any, exchange_chaos: ChaosController
+) -> None:
+    import ccxt
+
+    with pytest.raises(ccxt.ExchangeError) as refused:
+        await _next(pro.watch_ticker("BTC/USDT"), 5)
+    assert f"{NOT_SIMULATED} Bybit spot streams (/v5/public/spot)" in str(refused.value)
+    assert "the linear ones are at /v5/public/linear" in str(refused.value)
+    with pytest.raises(ccxt.ExchangeError, match=f"{NOT_SIMULATED} Bybit's publicTrade stream"):
+        await _next(pro.watch_trades(BTC), 5)
+    [spot, trades] = exchange_chaos.unserved
+    assert spot.describe().startswith("Bybit spot streams (/v5/public/spot): subscribe tickers.BTCUSDT")
+    assert trades.describe().startswith("Bybit's publicTrade stream: subscribe publicTrade.BTCUSDT")
+    exchange_chaos._engine.unserved.clear()  # refused on purpose; test_stream_names has the failing bot
+
+
+@pytest.mark.usefixtures("exchange_chaos")
+async def test_gateways_and_topics_the_venue_does_not_publish_answer_bybits_subscription_error(
+    exchange_chaos: ChaosController,
+) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        for path in ("/v5/public/inverse", "/v5/public/option"):
+            async with session.ws_connect(f"wss://stream.bybit.com{path}") as ws:
+                await ws.send_json({"req_id": "1", "op": "subscribe", "args": ["tickers.BTCUSDT"]})
+                refused = await ws.receive_json()
+                assert (refused["success"], refused["req_id"], refused["op"]) == (False, "1", "subscribe")
+                assert refused["ret_msg"].startswith(
+                    f"{NOT_SIMULATED} Bybit {path.rsplit('/', 1)[-1]} streams"
+                )
+        async with _public_and_private() as (public, private):
+            for topic in ("liquidation.BTCUSDT", "tickers_lt.BTC3LUSDT", "allLiquidation.BTCUSDT"):
+                await public.send_json({"req_id": "2", "op": "subscribe", "args": ["tickers.BTCUSDT", topic]})
+                refused = await public.receive_json()
+                assert refused["success"] is False
+                assert refused["ret_msg"].startswith(f"{NOT_SIMULATED} Bybit's {topic.split('.')[0]} stream")
+            await private.send_json({"op": "auth", "args": ["key", "4102444800000", "0" * 64]})
+            assert (await private.receive_json())["success"] is True
+            await private.send_json({"op": "subscribe", "req_id": "3", "args": ["order", "greeks"]})
+            refused = await private.receive_json()
+            assert refused["ret_msg"] == (
+                f"{NOT_SIMULATED} Bybit's greeks stream (greeks); it publishes order, execution, "
+                "position and wallet on /v5/private"
+            )
+            assert not [t for c in _hub(exchange_chaos).connections for t in c.topics]  # none subscribed
+    assert len(exchange_chaos.unserved) == 6
+    exchange_chaos._engine.unserved.clear()  # refused on purpose

@@ -32,6 +32,7 @@ from pytest_exchange_chaos.venues import _binance_market as market
 from pytest_exchange_chaos.venues._binance_payloads import _STATUSES as _STATUS
 from pytest_exchange_chaos.venues._binance_payloads import BINANCE_TYPES, algo_payload, fmt, plain
 from pytest_exchange_chaos.venues._records import Fill, Order
+from pytest_exchange_chaos.venues._stream_refusal import refuse_not_simulated
 
 if TYPE_CHECKING:
     from pytest_exchange_chaos.streams import StreamHub
@@ -155,6 +156,7 @@ class BinanceUsdmStreams(StreamServer):
     """The websocket side of :class:`~pytest_exchange_chaos.venues.binance.BinanceUsdmVenue`."""
 
     hosts: ClassVar[frozenset[str]] = BINANCE_STREAM_HOSTS
+    stream_kinds: ClassVar[frozenset[str]] = frozenset({*_MARKET_KINDS.values(), _USER})
     # "A single connection to stream.binance.com is only valid for 24 hours; expect to be
     # disconnected at the 24 hour mark."
     max_connection_age: ClassVar[float | None] = 24 * 3600.0
@@ -184,6 +186,9 @@ class BinanceUsdmStreams(StreamServer):
             named = self._streams_in(connection)
             unknown = [topic for topic in named if not self._known(topic)]
             if unknown:
+                refuse_not_simulated(
+                    connection, f"Binance USD-M stream(s) {', '.join(unknown)} named in the URL"
+                )
                 raise StreamRefused(400, _not_simulated(unknown))
             for topic in named:
                 self._subscribe(connection, topic)
@@ -242,6 +247,8 @@ class BinanceUsdmStreams(StreamServer):
                 connection.reply(
                     {"error": {"code": 2, "msg": f"Invalid request: {_not_simulated(unknown)}"}, "id": ident}
                 )
+                # ...and the test fails by name, whatever the bot does with the error.
+                refuse_not_simulated(connection, f"Binance USD-M: SUBSCRIBE {', '.join(unknown)}")
                 return
             connection.reply({"result": None, "id": ident})
             for topic in params:

@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pytest_exchange_chaos.streams import (
     Connection,
@@ -36,6 +36,7 @@ from pytest_exchange_chaos.venues import _bybit_payloads as payloads
 from pytest_exchange_chaos.venues._book import Book
 from pytest_exchange_chaos.venues._instruments import Instrument
 from pytest_exchange_chaos.venues._records import Fill, Order
+from pytest_exchange_chaos.venues._stream_refusal import refuse_not_simulated
 from pytest_exchange_chaos.venues.base import Venue
 
 if TYPE_CHECKING:
@@ -76,6 +77,30 @@ BYBIT_STREAM_HOSTS = frozenset(
 PRIVATE_PATH = "/v5/private"
 PUBLIC_PATHS = frozenset({"/v5/public/linear", "/v5/public/spot", "/v5/public/inverse", "/v5/public/option"})
 PRIVATE_TOPICS = frozenset({"order", "execution", "position", "wallet"})
+LINEAR_PATH = "/v5/public/linear"
+# Bybit's other public gateways: the venue lists linear USDT contracts only, so a subscription
+# there would otherwise be answered with the perpetual's data under the spot pair's name.
+_UNSIMULATED_PATHS = {
+    "/v5/public/spot": "spot",
+    "/v5/public/inverse": "inverse",
+    "/v5/public/option": "option",
+}
+# Topics Bybit publishes that the simulation does not: refused by name (and the test fails),
+# where a topic Bybit itself does not know gets Bybit's own "Invalid topic".
+_UNSIMULATED_PUBLIC = frozenset(
+    {
+        "publicTrade",
+        "liquidation",
+        "allLiquidation",
+        "tickers_lt",
+        "kline_lt",
+        "lt",
+        "insurance",
+        "priceLimit",
+        "adlAlert",
+    }
+)
+_UNSIMULATED_PRIVATE = frozenset({"greeks", "dcp", "stopOrder", "execution.fast", "outboundAccountInfo"})
 # What ccxt's watch_order_book may ask for on linear contracts (its own check lets 1, 50, 200,
 # 1000 through; Bybit serves 1, 50, 200 and 500).
 ORDERBOOK_DEPTHS = frozenset({1, 50, 200, 500, 1000})
@@ -364,6 +389,22 @@ def position_fact(row: Mapping[str, Any], instrument: Instrument) -> PositionFac
 
 # ----------------------------------------------------------------------------- the server
 
+
+def _one_symbol(book: Book, payload: Mapping[str, Any]) -> str | None:
+    """The unified symbol of a private message whose rows all concern one instrument (what a
+    schedule's ``symbol=`` matches), else None."""
+    ids = {row["symbol"] for row in payload["data"]}
+    return book.instruments[ids.pop()].symbol if len(ids) == 1 else None
+
+
+def _head(topic: str, *, private: bool) -> str:
+    """The stream a topic names: ``publicTrade`` of ``publicTrade.BTCUSDT``; on the private
+    gateway ``execution.fast`` stays whole (it is a stream of its own)."""
+    if private and topic.startswith("execution.fast"):
+        return "execution.fast"
+    return topic.split(".", 1)[0]
+
+
 _PUBLIC_KINDS = {"tickers": "tickers", "kline": "kline", "orderbook": "orderbook"}
 
 
@@ -376,9 +417,14 @@ class BybitStreams(StreamServer):
     (``/v5/private``) authenticates with ``op: auth`` and subscribes to ``order``, ``execution``,
     ``position`` and ``wallet``: nothing is sent on subscribing (Bybit sends no snapshot there),
     then every change of the book after a REST request or a ``set_price`` is published.
+
+    The spot, inverse and option gateways accept the handshake but refuse every subscription,
+    as do topics Bybit publishes and the simulation does not (``publicTrade``, ``liquidation``):
+    the bot's ccxt raises, and the test fails naming what it asked for.
     """
 
     hosts = BYBIT_STREAM_HOSTS
+    stream_kinds: ClassVar[frozenset[str]] = frozenset({*_PUBLIC_KINDS.values(), *PRIVATE_TOPICS})
 
     def __init__(self, venue: Venue, hub: StreamHub) -> None:
         super().__init__(venue, hub)
@@ -460,6 +506,36 @@ class BybitStreams(StreamServer):
     def _subscribe(
         self, connection: Connection, topics: list[Any], req_id: Any, conn_id: str, *, private: bool
     ) -> None:
+        gateway = _UNSIMULATED_PATHS.get(connection.path)
+        if gateway is not None:
+            self._refuse(
+                connection,
+                req_id,
+                conn_id,
+                [str(t) for t in topics],
+                f"exchange-chaos does not simulate Bybit {gateway} streams ({connection.path}); "
+                f"the linear ones are at {LINEAR_PATH}",
+                f"Bybit {gateway} streams ({connection.path})",
+            )
+            return
+        unsimulated = [str(t) for t in topics if self._unsimulated(str(t), private=private)]
+        if unsimulated:
+            names = ", ".join(sorted({_head(t, private=private) for t in unsimulated}))
+            published = (
+                f"order, execution, position and wallet on {PRIVATE_PATH}"
+                if private
+                else f"tickers, kline and orderbook on {LINEAR_PATH}"
+            )
+            self._refuse(
+                connection,
+                req_id,
+                conn_id,
+                unsimulated,
+                f"exchange-chaos does not simulate Bybit's {names} stream ({', '.join(unsimulated)}); "
+                f"it publishes {published}",
+                f"Bybit's {names} stream",
+            )
+            return
         kinds: dict[str, str] = {}
         for raw in topics:
             topic = str(raw)
@@ -483,6 +559,29 @@ class BybitStreams(StreamServer):
             connection.send(self._public(topic, server_ms))
             # What every subscriber has now: the next refresh publishes only a change.
             self._shown[topic.rsplit(".", 1)[-1]] = self._public_state(topic.rsplit(".", 1)[-1])
+
+    def _refuse(
+        self,
+        connection: Connection,
+        req_id: Any,
+        conn_id: str,
+        topics: list[str],
+        message: str,
+        what: str,
+    ) -> None:
+        private = connection.path == PRIVATE_PATH
+        connection.reply(subscribe_reply(req_id, conn_id, private=private, error=message))
+        refuse_not_simulated(connection, f"{what}: subscribe {', '.join(topics) or '(no topic)'}")
+
+    @staticmethod
+    def _unsimulated(topic: str, *, private: bool) -> bool:
+        if private:
+            return topic not in PRIVATE_TOPICS and (
+                _head(topic, private=True) in _UNSIMULATED_PRIVATE
+                # Bybit's per-category private topics (order.linear, execution.spot...)
+                or topic.split(".", 1)[0] in PRIVATE_TOPICS
+            )
+        return topic.split(".", 1)[0] in _UNSIMULATED_PUBLIC
 
     def _kind(self, topic: str, *, private: bool) -> str | None:
         if private:
@@ -542,15 +641,20 @@ class BybitStreams(StreamServer):
         if orders:
             payload = order_message(venue, orders, server_ms, self._next())
             facts = tuple(order_fact(row, book.instruments[row["symbol"]]) for row in payload["data"])
-            self.publish("order", StreamMessage("order", payload, private=True, facts=facts))
+            symbol = _one_symbol(book, payload)
+            self.publish("order", StreamMessage("order", payload, symbol=symbol, private=True, facts=facts))
         if fills:
             payload = execution_message(venue, fills, server_ms, self._next())
-            self.publish("execution", StreamMessage("execution", payload, private=True))
+            symbol = _one_symbol(book, payload)
+            self.publish("execution", StreamMessage("execution", payload, symbol=symbol, private=True))
         if moved:
             instruments = [book.instruments[symbol] for symbol in moved]
             payload = position_message(venue, instruments, server_ms, self._next())
             held = tuple(position_fact(row, book.instruments[row["symbol"]]) for row in payload["data"])
-            self.publish("position", StreamMessage("position", payload, private=True, facts=held))
+            symbol = _one_symbol(book, payload)
+            self.publish(
+                "position", StreamMessage("position", payload, symbol=symbol, private=True, facts=held)
+            )
         self.publish(
             "wallet", StreamMessage("wallet", wallet_message(book, server_ms, self._next()), private=True)
         )
