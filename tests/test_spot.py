@@ -11,6 +11,16 @@ from __future__ import annotations
 import pytest
 
 VENUES = ["binance", "bybit"]
+# Each bot runs on both venues, on async and on sync ccxt.
+EVERY_VENUE_AND_MODE = pytest.mark.parametrize(
+    ("venue", "mode"), [(v, m) for v in VENUES for m in ("async", "sync")]
+)
+
+
+def _passes(pytester: pytest.Pytester) -> None:
+    """The user's suite written into ``pytester`` runs, and its one test passes."""
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
 
 # One bot, written once: ``AWAIT`` is ``await`` for async ccxt and nothing for sync ccxt.
 TRADE = """
@@ -81,14 +91,12 @@ def _bot(template: str, venue: str, mode: str, **values: str) -> str:
     return code.replace("ASYNC def", "def").replace("AWAIT ", "")
 
 
-@pytest.mark.parametrize("mode", ["async", "sync"])
-@pytest.mark.parametrize("venue", VENUES)
+@EVERY_VENUE_AND_MODE
 def test_a_spot_bot_buys_protects_and_is_stopped_out(
     chaos_pytester: pytest.Pytester, venue: str, mode: str
 ) -> None:
     chaos_pytester.makepyfile(_bot(TRADE, venue, mode))
-    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    _passes(chaos_pytester)
 
 
 SELL_AND_REFUSALS = """
@@ -120,15 +128,13 @@ INSUFFICIENT = {
 }
 
 
-@pytest.mark.parametrize("mode", ["async", "sync"])
-@pytest.mark.parametrize("venue", VENUES)
+@EVERY_VENUE_AND_MODE
 def test_a_sell_of_held_coins_is_an_exit_and_more_than_held_is_insufficient_funds(
     chaos_pytester: pytest.Pytester, venue: str, mode: str
 ) -> None:
     message, code = INSUFFICIENT[venue]
     chaos_pytester.makepyfile(_bot(SELL_AND_REFUSALS, venue, mode, insufficient=message, code=code))
-    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    _passes(chaos_pytester)
 
 
 FAULTS = """
@@ -170,14 +176,12 @@ ASYNC def test_faults_hit_spot_orders(EXCHANGE, exchange_chaos):
 """
 
 
-@pytest.mark.parametrize("mode", ["async", "sync"])
-@pytest.mark.parametrize("venue", VENUES)
+@EVERY_VENUE_AND_MODE
 def test_schedules_match_spot_orders_and_a_resent_spot_order_is_a_duplicate(
     chaos_pytester: pytest.Pytester, venue: str, mode: str
 ) -> None:
     chaos_pytester.makepyfile(_bot(FAULTS, venue, mode))
-    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    _passes(chaos_pytester)
 
 
 def test_a_plain_ccxt_binance_loads_its_markets_and_trades_spot(chaos_pytester: pytest.Pytester) -> None:
@@ -204,7 +208,7 @@ def test_a_plain_ccxt_binance_loads_its_markets_and_trades_spot(chaos_pytester: 
             assert exchange_chaos.unserved == []
         """
     )
-    chaos_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    _passes(chaos_pytester)
 
 
 def test_a_wave_on_a_spot_symbol_is_accepted_and_matches(chaos_pytester: pytest.Pytester) -> None:
@@ -226,7 +230,7 @@ def test_a_wave_on_a_spot_symbol_is_accepted_and_matches(chaos_pytester: pytest.
             ]
         """
     )
-    chaos_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    _passes(chaos_pytester)
 
 
 def test_bybit_spot_spends_the_unified_accounts_usdt(chaos_pytester: pytest.Pytester) -> None:
@@ -243,7 +247,7 @@ def test_bybit_spot_spends_the_unified_accounts_usdt(chaos_pytester: pytest.Pyte
             assert chaos_bybit_sync.fetch_balance()["USDT"]["used"] > 0
         """
     )
-    chaos_pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    _passes(chaos_pytester)
 
 
 NAKED = """
@@ -266,13 +270,11 @@ ASYNC def test_naked_holding(EXCHANGE, exchange_chaos):
 """
 
 
-@pytest.mark.parametrize("mode", ["async", "sync"])
-@pytest.mark.parametrize("venue", VENUES)
+@EVERY_VENUE_AND_MODE
 def test_a_holding_bought_without_a_stop_is_naked_until_one_covers_it(
     chaos_pytester: pytest.Pytester, venue: str, mode: str
 ) -> None:
     code = _bot(NAKED, venue, mode)
     sleep = "await __import__('asyncio').sleep" if mode == "async" else "time.sleep"
     chaos_pytester.makepyfile(code.replace("SLEEP", sleep))
-    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    _passes(chaos_pytester)
