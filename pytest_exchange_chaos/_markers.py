@@ -112,25 +112,58 @@ _STREAM_SYNONYMS = (
     frozenset({"position", "positions", "user"}),
     frozenset({"kline", "klines", "ohlcv", "candles", "candle"}),
 )
-_STREAMS_KEY = pytest.StashKey["dict[str, frozenset[str] | None]"]()
+_STREAMS_KEY = pytest.StashKey["dict[str, tuple[frozenset[str] | None, bool]]"]()
 
 
-def _stream_kinds_by_venue(config: pytest.Config) -> dict[str, frozenset[str] | None]:
+def _venue_streams(config: pytest.Config) -> dict[str, tuple[frozenset[str] | None, bool]]:
     """Each venue id with the stream kinds its stream server publishes (empty: it has none), or
     None where its server does not say (a stream server of a plugin's own, without
-    ``stream_kinds``): no stream= is refused for such a venue."""
+    ``stream_kinds``: no stream= is refused for such a venue); and whether it hands out listen
+    keys (its server expires them)."""
     known = config.stash.get(_STREAMS_KEY, None)
     if known is None:
-        from pytest_exchange_chaos.streams import stream_server_class
+        from pytest_exchange_chaos.streams import StreamServer, stream_server_class
 
         known = {}
         for cls in venue_classes(config):
             # It reads only the class's id and its stream_server_class: the class will do.
             server = stream_server_class(cls)  # type: ignore[arg-type]
             kinds = frozenset() if server is None else getattr(server, "stream_kinds", None)
-            known[cls.id] = frozenset(kinds) if kinds is not None else None
+            listen_keys = (
+                server is not None and server.expire_listen_key is not StreamServer.expire_listen_key
+            )
+            known[cls.id] = (frozenset(kinds) if kinds is not None else None, listen_keys)
         config.stash[_STREAMS_KEY] = known
     return known
+
+
+def _stream_kinds_by_venue(config: pytest.Config) -> dict[str, frozenset[str] | None]:
+    return {venue: kinds for venue, (kinds, _) in _venue_streams(config).items()}
+
+
+def _check_listen_keys(item: pytest.Item, schedules: list[Schedule]) -> None:
+    """``listen_key_expired`` strikes only where listen keys exist: named elsewhere, it would
+    never strike."""
+    streams = _venue_streams(item.config)
+    for schedule in schedules:
+        if getattr(schedule.fault, "kind", None) != "listen_key_expired" or schedule.matcher.stream is None:
+            continue
+        wanted = schedule.matcher.stream - _STREAM_WORDS
+        targets = sorted(schedule.matcher.venue or streams)
+        reached = [
+            venue
+            for venue in targets
+            if streams[venue][0] is None or not wanted or wanted & (streams[venue][0] or frozenset())
+        ]
+        if reached and not any(streams[v][1] or streams[v][0] is None for v in reached):
+            with_keys = sorted(v for v, (_, keys) in streams.items() if keys)
+            raise _usage(
+                item,
+                f"{schedule!r}: faults.stream.listen_key_expired() strikes only user streams that listen "
+                f"with a listenKey ({', '.join(with_keys) or 'no venue of this session'}), and "
+                f"{', '.join(reached)} has none; for Bybit's private stream schedule "
+                'faults.stream.disconnect() or stall() with stream="private"',
+            )
 
 
 def _closest_stream(kind: str, published: frozenset[str]) -> str | None:
@@ -261,6 +294,7 @@ def read_settings(item: pytest.Item) -> ChaosSettings:
         )
     _check_matchers(item, schedules)
     _check_streams(item, schedules)
+    _check_listen_keys(item, schedules)
     retry_after = options.get("retry_after")
     if retry_after is not None and retry_after != "respected":
         raise _usage(

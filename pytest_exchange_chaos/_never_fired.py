@@ -9,10 +9,15 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pytest_exchange_chaos._durations import format_clock
 from pytest_exchange_chaos.journal import JournalRecord
 from pytest_exchange_chaos.schedule import Burst, Matcher, ScheduleTally, Wave
+
+if TYPE_CHECKING:
+    from pytest_exchange_chaos.streams import StreamHub
 
 __all__ = ["UnfiredSchedule", "explain"]
 
@@ -160,6 +165,10 @@ def _window(tallies: Sequence[ScheduleTally]) -> str:
     return f"{within}from {format_clock(start)} to {format_clock(end)} on the chaos clock"
 
 
+def _is_stream(tally: ScheduleTally) -> bool:
+    return tally.schedule.matcher.stream is not None
+
+
 def _waited_for(tallies: Sequence[ScheduleTally]) -> str:
     matchers = []
     for tally in tallies:
@@ -181,7 +190,8 @@ def _waited_for(tallies: Sequence[ScheduleTally]) -> str:
             parts.append(f"{first} of every matching operation")
             continue
         after = f" after {burst.after} went through" if burst.after else ""
-        parts.append(f"the next {burst.count} matching request(s){after}")
+        unit = "stream message(s)" if burst.matcher.stream is not None else "request(s)"
+        parts.append(f"the next {burst.count} matching {unit}{after}")
     return ", ".join(parts)
 
 
@@ -189,10 +199,12 @@ def _missed_chances(tallies: Sequence[ScheduleTally], seed: int | None) -> tuple
     """Why schedules that met matching requests in their window still never fired."""
     why: list[str] = []
     fix: list[str] = []
+    streams = all(_is_stream(t) for t in tallies)
+    unit = "matching stream event" if streams else "matching request"
     shadowed = sum(t.shadowed for t in tallies)
     if shadowed:
         why.append(
-            f"an earlier schedule fired on {_plural(shadowed, 'matching request')} first "
+            f"an earlier schedule fired on {_plural(shadowed, unit)} first "
             "(the first schedule that fires wins)"
         )
         fix.append("narrow the earlier schedule's matchers, or give this one first")
@@ -204,10 +216,11 @@ def _missed_chances(tallies: Sequence[ScheduleTally], seed: int | None) -> tuple
             if schedule.rate < 1.0:
                 seeded = f" (seed {seed})" if seed is not None else ""
                 why.append(
-                    f"{_plural(chances, 'matching request')} inside the window drew against "
+                    f"{_plural(chances, unit)} inside the window drew against "
                     f"rate={schedule.rate:g} and no draw hit{seeded}"
                 )
-                fix.append("raise rate, or have the bot send more requests inside the window")
+                more = "stream traffic" if streams else "requests"
+                fix.append(f"raise rate, or have the bot send more {more} inside the window")
         elif schedule.per_operation:
             if tally.most_attempts <= schedule.after:
                 why.append(
@@ -216,11 +229,173 @@ def _missed_chances(tallies: Sequence[ScheduleTally], seed: int | None) -> tuple
                 )
                 fix.append("lower after, or make the bot retry the operation more often")
         elif chances <= schedule.after:
+            plural = "stream messages" if streams else "requests"
             why.append(
-                f"it lets after={schedule.after} matching requests through first, and only {chances} came"
+                f"it lets after={schedule.after} matching {plural} through first, and only {chances} came"
             )
-            fix.append(f"lower after, or have the bot send more than {schedule.after} matching requests")
+            fix.append(f"lower after, or have the bot get more than {schedule.after} matching {plural}")
     return why, fix
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """One websocket the bot opened, as far as a stream schedule cares."""
+
+    venue: str
+    number: int
+    kinds: frozenset[str]
+    private: bool
+    opened: float
+    closed: float | None
+    listen_keys: bool
+    """Its venue hands out listen keys (``faults.stream.listen_key_expired()`` strikes there)."""
+    symbol: str | None = None
+    """The symbol of the last message it carried that named one."""
+
+    def describe(self) -> str:
+        return f"{self.venue} {', '.join(sorted(self.kinds)) or '(no stream subscribed)'}"
+
+
+def _opened(hub: StreamHub) -> list[_Opened]:
+    from pytest_exchange_chaos.streams import StreamServer
+
+    subscribed: dict[int, set[str]] = {}
+    symbols: dict[int, str] = {}
+    for record in hub.records:
+        if record.event == "subscribed" and record.stream:
+            subscribed.setdefault(record.connection, set()).add(record.stream)
+        elif record.symbol:
+            symbols[record.connection] = record.symbol
+    return [
+        _Opened(
+            c.venue,
+            c.id,
+            frozenset(subscribed.get(c.id, set()) | c.kinds),
+            c.private,
+            c.opened_at,
+            c.closed_at,
+            type(c.server).expire_listen_key is not StreamServer.expire_listen_key,
+            symbols.get(c.id),
+        )
+        for c in hub.connections
+    ]
+
+
+def _covers(matcher: Matcher, opened: _Opened) -> bool:
+    """Whether ``matcher``'s venue and stream= take in this connection (as the hub matches)."""
+    if matcher.venue is not None and opened.venue not in matcher.venue:
+        return False
+    wanted = matcher.stream
+    if wanted is None or "*" in wanted:
+        return True
+    if ("private" in wanted and opened.private) or ("public" in wanted and not opened.private):
+        return True
+    return bool(wanted & opened.kinds)
+
+
+def _streams_open(opened: Sequence[_Opened]) -> str:
+    by_venue: dict[str, set[str]] = {}
+    for o in opened:
+        by_venue.setdefault(o.venue, set()).update(o.kinds)
+    return "; ".join(
+        f"{venue}: {', '.join(sorted(kinds)) or '(none subscribed)'}" for venue, kinds in by_venue.items()
+    )
+
+
+def _during(wave: Wave, opened: _Opened) -> bool:
+    return opened.opened < wave.end and (opened.closed is None or opened.closed > wave.start)
+
+
+def _stream_story(
+    tallies: Sequence[ScheduleTally], hub: StreamHub | None, requests: int
+) -> tuple[list[str], list[str]] | None:
+    """Why a stream schedule never fired, from the streams the bot had open; None when the
+    counters tell it well enough (rate, after, an earlier schedule)."""
+    opened = _opened(hub) if hub is not None else []
+    matched = sum(t.matched for t in tallies)
+    in_window = sum(t.in_window for t in tallies)
+    if not opened:
+        return [
+            "no websocket stream matched it: the bot never opened a websocket stream "
+            f"({_plural(requests, 'HTTP request')} sent)"
+        ], [
+            "have the bot open that stream during the test (ccxt.pro's watch_orders, watch_ticker... "
+            "on a simulated venue), or use an HTTP fault for a bot that only polls over REST"
+        ]
+    shown = _streams_open(opened)
+    expiring = [t for t in tallies if getattr(t.schedule.fault, "kind", None) == "listen_key_expired"]
+    if expiring and not any(o.listen_keys and o.private for o in opened):
+        return [
+            "faults.stream.listen_key_expired() strikes only Binance user streams (a connection "
+            "listening with a listenKey), and the bot had none open; its streams were " + shown
+        ], [
+            "for Bybit's private stream, schedule faults.stream.disconnect() or stall() with "
+            'stream="private"; or have the bot watch its Binance USD-M user stream (watch_orders on '
+            "binanceusdm)"
+        ]
+    matchers: list[Matcher] = []
+    for tally in tallies:
+        if tally.schedule.matcher not in matchers:
+            matchers.append(tally.schedule.matcher)
+    covered = [o for o in opened if any(_covers(m, o) for m in matchers)]
+    if not covered:
+        why = [f"no websocket stream matched it: the streams the bot had open were {shown}"]
+        fix: list[str] = []
+        for matcher in matchers[:2]:
+            if matcher.venue is not None and not {o.venue for o in opened} & matcher.venue:
+                venues = sorted({o.venue for o in opened})
+                fix.append(f"the bot streamed from {', '.join(venues)}: write venue={venues[0]!r}")
+            wanted = sorted((matcher.stream or frozenset()) - {"*", "public", "private"})
+            kinds = sorted({k for o in opened for k in o.kinds})
+            if wanted and kinds:
+                close = difflib.get_close_matches(wanted[0], kinds, n=1, cutoff=0.0)
+                fix.append(f"match a stream the bot had open, e.g. stream={close[0]!r}")
+        fix.append("or have the bot open the stream it names during the test (ccxt.pro's watch_*)")
+        return why, fix
+    if matched and not in_window:
+        waves = [t.schedule for t in tallies if isinstance(t.schedule, Wave)]
+        open_then = [o for o in covered if any(_during(w, o) for w in waves)]
+        if open_then:
+            private = all(o.private for o in open_then)
+            where = ", ".join(f"{o.describe()} (connection {o.number})" for o in open_then[:3])
+            if private:
+                hint = (
+                    "a private stream publishes only when the bot's orders, fills or positions change: "
+                    "have the bot trade inside the window, or let a price move fill its orders there "
+                    "(exchange_chaos.venue(...).set_price(...))"
+                )
+            else:
+                symbol = next((o.symbol for o in open_then if o.symbol), "BTC/USDT:USDT")
+                hint = (
+                    "a public stream publishes only when the price moves: move it inside the window, "
+                    f"e.g. exchange_chaos.venue({open_then[0].venue!r}).set_price({symbol!r}, <new price>)"
+                )
+            return [
+                f"a matching stream was open during its window ({where}), but the venue sent "
+                f"nothing on it then; {_plural(matched, 'matching message')} came outside it"
+            ], [hint, "or move the window (start=...) to when the stream carries messages"]
+        spans = ", ".join(
+            f"{o.describe()} from {format_clock(o.opened)}"
+            + (f" to {format_clock(o.closed)}" if o.closed is not None else "")
+            for o in covered[:3]
+        )
+        return [
+            f"{_plural(matched, 'matching stream event')} came, but no matching stream was open "
+            f"inside its window (the bot's were {spans})"
+        ], [
+            "move the window (start=...) to when the bot streams, or keep the stream open into it "
+            "(the chaos clock jumps ahead while the bot sleeps: await asyncio.sleep(...))"
+        ]
+    if not matched:
+        where = ", ".join(f"{o.describe()} (connection {o.number})" for o in covered[:3])
+        return [
+            f"a matching stream was open ({where}), but no message on it matched every matcher "
+            "(symbol=, intent=), or the venue sent nothing on it"
+        ], [
+            "widen symbol=/intent=, or make the stream carry messages: trade, or move the price with "
+            "exchange_chaos.venue(...).set_price(...)"
+        ]
+    return None
 
 
 def explain(
@@ -231,8 +406,11 @@ def explain(
     venues: Sequence[str] = (),
     seed: int | None = None,
     requests_scheduled: int | None = None,
+    streams: StreamHub | None = None,
 ) -> UnfiredSchedule:
-    """Explain why the schedule (or group) behind ``tallies`` never injected a fault."""
+    """Explain why the schedule (or group) behind ``tallies`` never injected a fault.
+    ``streams``: the session's stream hub, if the bot opened a websocket, for a stream fault's
+    schedule (what the bot had open, and when)."""
     schedules = [t.schedule for t in tallies]
     group = schedules[0].group
     if group is not None:
@@ -249,10 +427,20 @@ def explain(
     fix: list[str] = []
     matched = sum(t.matched for t in tallies)
     in_window = sum(t.in_window for t in tallies)
-    if not journal:
+    streams_only = all(_is_stream(t) for t in tallies)
+    story = _stream_story(tallies, streams, len(journal)) if streams_only else None
+    if story is not None:
+        why, fix = story
+    elif streams_only:
+        why, fix = _missed_chances(tallies, seed)
+        if not why:
+            why.append(
+                f"{_plural(in_window, 'matching stream event')} came while it was active, but none fired"
+            )
+    elif not journal:
         why.append("the bot sent no request at all")
         fix.append("make sure the bot runs inside the test (did you forget to await it?)")
-    elif not matched and any(t.schedule.matcher.stream is not None for t in tallies):
+    elif not matched and any(_is_stream(t) for t in tallies):
         why.append(
             "no websocket stream matched it: the bot never had a stream open that it covers "
             f"({_plural(len(journal), 'HTTP request')} sent)"
@@ -298,7 +486,7 @@ def explain(
         why, fix = _missed_chances(tallies, seed)
         if not why:
             why.append(f"{_plural(in_window, 'matching request')} came while it was active, but none fired")
-    if matched and requests_scheduled is not None and requests_scheduled < len(journal):
+    if not streams_only and matched and requests_scheduled is not None and requests_scheduled < len(journal):
         by_hook = len(journal) - requests_scheduled
         why.append(
             f"{_plural(by_hook, 'request')} {_were(by_hook)} answered by a "

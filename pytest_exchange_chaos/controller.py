@@ -113,6 +113,8 @@ class ChaosController:
         """The required waves and bursts (a profile or a replayed log counting as one) that
         injected no fault so far, each with why and how to fix it (``str()`` of each). The
         plugin fails a test that ends with any; a script can check the same."""
+        from pytest_exchange_chaos.streams import StreamHub
+
         run = self._engine.schedule
         journal = self._engine.journal
         return [
@@ -123,6 +125,7 @@ class ChaosController:
                 venues=[venue.id for venue in self._engine.venues],
                 seed=self.seed,
                 requests_scheduled=run.requests,
+                streams=StreamHub.existing(self._engine),
             )
             for tallies in run.unfired()
         ]

@@ -427,3 +427,97 @@ async def test_both(binance, exchange_chaos):
             "Burst(1x bad_gateway, intent cancel) never injected a fault",
         ]
     )
+
+
+STREAM_BOTS = """
+import asyncio
+import ccxt.pro
+import pytest
+from pytest_exchange_chaos import Burst, Wave, faults
+
+BTC = "BTC/USDT:USDT"
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(
+    Wave("10s", "1m", faults.stream.disconnect(1006), stream="private", venue="binanceusdm")
+)
+async def test_a_wave_on_a_venue_the_bot_does_not_stream_from(exchange_chaos):
+    bybit = ccxt.pro.bybit({"apiKey": "key", "secret": "secret"})
+    try:
+        watching = asyncio.ensure_future(bybit.watch_orders(BTC))
+        await asyncio.sleep(1)
+        await bybit.create_order(BTC, "limit", "buy", 0.01, 59_000)
+        await watching
+        await asyncio.sleep(120)
+    finally:
+        await bybit.close()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "1m", faults.stream.drop(), stream="orderbook"))
+async def test_a_depth_drop_while_the_price_never_moved(exchange_chaos):
+    bybit = ccxt.pro.bybit()
+    try:
+        await bybit.watch_order_book(BTC)
+        await asyncio.sleep(120)
+    finally:
+        await bybit.close()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "1m", faults.stream.listen_key_expired()))
+async def test_a_listen_key_expiry_on_bybit(exchange_chaos):
+    bybit = ccxt.pro.bybit()
+    try:
+        await bybit.watch_ticker(BTC)
+        await asyncio.sleep(120)
+    finally:
+        await bybit.close()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("1h", "1m", faults.stream.drop(), stream="tickers"))
+async def test_a_window_after_the_stream_closed(exchange_chaos):
+    bybit = ccxt.pro.bybit()
+    try:
+        await bybit.watch_ticker(BTC)
+        await asyncio.sleep(30)
+    finally:
+        await bybit.close()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(2, faults.stream.duplicate(), stream="tickers", after=5))
+async def test_a_burst_after_more_messages_than_came(exchange_chaos):
+    bybit = ccxt.pro.bybit()
+    try:
+        await bybit.watch_ticker(BTC)
+    finally:
+        await bybit.close()
+"""
+
+
+def test_a_stream_schedule_that_never_fired_says_what_the_bot_streamed(
+    chaos_pytester: pytest.Pytester,
+) -> None:
+    chaos_pytester.makepyfile(STREAM_BOTS)
+    result = chaos_pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=5)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_a_wave_on_a_venue_the_bot_does_not_stream_from _*",
+            "  why: no websocket stream matched it: the streams the bot had open were bybit: order",
+            "  fix: the bot streamed from bybit: write venue='bybit'",
+            "*_ test_a_depth_drop_while_the_price_never_moved _*",
+            "  why: a matching stream was open during its window (bybit orderbook (connection 1)), but "
+            "the venue sent nothing on it then; 1 matching message came outside it",
+            "  fix: a public stream publishes only when the price moves: move it inside the window, "
+            "e.g. exchange_chaos.venue('bybit').set_price('BTC/USDT:USDT', <new price>)",
+            "*_ test_a_listen_key_expiry_on_bybit _*",
+            "  why: faults.stream.listen_key_expired() strikes only Binance user streams (a connection "
+            "listening with a listenKey), and the bot had none open; its streams were bybit: tickers",
+            "*_ test_a_window_after_the_stream_closed _*",
+            "  why: 1 matching stream event came, but no matching stream was open inside its window "
+            "(the bot's were bybit tickers from +*s to +*s)",
+            "*_ test_a_burst_after_more_messages_than_came _*",
+            "  waited for: stream tickers, the next 2 matching stream message(s) after 5 went through",
+            "  why: it lets after=5 matching stream messages through first, and only 1 came",
+        ]
+    )
+    assert "matching request" not in result.stdout.str()

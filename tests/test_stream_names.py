@@ -57,6 +57,16 @@ def run_bot(pytester: pytest.Pytester, schedule: str) -> pytest.RunResult:
             "stream='privat' is no stream any venue publishes: *; did you mean 'private'?",
         ),
         (
+            'Wave("10s", "2m", faults.stream.listen_key_expired(), venue="bybit")',
+            "faults.stream.listen_key_expired() strikes only user streams that listen with a listenKey "
+            "(binanceusdm), and bybit has none; for Bybit's private stream schedule "
+            'faults.stream.disconnect() or stall() with stream="private"',
+        ),
+        (
+            'Wave("10s", "2m", faults.stream.listen_key_expired(), stream="order")',
+            "strikes only user streams that listen with a listenKey (binanceusdm), and bybit has none*",
+        ),
+        (
             'Wave("10s", "2m", faults.stream.stall(), stream="user", venue="binance")',
             "stream='user' is no stream binance publishes: binance publishes no stream*",
         ),
@@ -79,6 +89,7 @@ def test_every_stream_the_venues_publish_is_accepted(chaos_pytester: pytest.Pyte
             (["bybit", "binanceusdm", "binance"], ["public", "private", "*"]),
         )
     ]
+    optional.append('Wave("1h", "1m", faults.stream.listen_key_expired(), stream="user", required=False)')
     result = run_bot(chaos_pytester, ", ".join(optional))
     result.assert_outcomes(passed=1)
 
