@@ -44,7 +44,9 @@ from pytest_exchange_chaos.venues.base import Intent, OrderTicket
 __all__ = [
     "BinanceReject",
     "batch_entries",
+    "check_decimals",
     "flag",
+    "illegal",
     "missing",
     "order_request",
     "order_symbol_and_side",
@@ -54,6 +56,7 @@ __all__ = [
 ]
 
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _TIME_IN_FORCE: dict[str, TimeInForce] = {
     "GTC": "GTC",
     "IOC": "IOC",
@@ -83,6 +86,23 @@ class BinanceReject(Exception):
 
 def missing(name: str) -> BinanceReject:
     return BinanceReject(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def illegal(name: str) -> BinanceReject:
+    """A decimal field that is not a plain unsigned decimal (a sign, an exponent, a letter)."""
+    return BinanceReject(
+        -1100,
+        f"Illegal characters found in parameter '{name}'; "
+        "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+    )
+
+
+def check_decimals(params: Mapping[str, str], names: tuple[str, ...]) -> None:
+    """Binance reads every decimal field against one pattern before any filter sees the order."""
+    for name in names:
+        value = params.get(name)
+        if value and not _DECIMAL.match(value):
+            raise illegal(name)
 
 
 def flag(params: Mapping[str, str], name: str) -> bool:
@@ -302,11 +322,7 @@ def reject_for(error: BookError, *, algo: bool = False, cancelling: bool = False
         if error.reason == "missing":
             return missing(name)
         if error.reason == "illegal":
-            return BinanceReject(
-                -1100,
-                f"Illegal characters found in parameter '{name}'; "
-                "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
-            )
+            return illegal(name)
         return BinanceReject(-1130, f"Data sent for parameter '{name}' is not valid.")
     return BinanceReject(-1000, "An unknown error occured while processing the request.")
 

@@ -20,7 +20,13 @@ from typing import Any
 from pytest_exchange_chaos.venues import _binance_market as market
 from pytest_exchange_chaos.venues import _errors as errors
 from pytest_exchange_chaos.venues._binance_ids import BinanceIds
-from pytest_exchange_chaos.venues._binance_requests import BinanceReject, missing, order_symbol_and_side
+from pytest_exchange_chaos.venues._binance_requests import (
+    BinanceReject,
+    check_decimals,
+    illegal,
+    missing,
+    order_symbol_and_side,
+)
 from pytest_exchange_chaos.venues._errors import BookError
 from pytest_exchange_chaos.venues._instruments import SPOT_PAIRS, Instrument
 from pytest_exchange_chaos.venues._records import Order, OrderKind, OrderRequest, TimeInForce
@@ -391,6 +397,7 @@ def order_request(params: Params) -> tuple[OrderRequest, str | None]:
     kind = _KINDS.get(type_text)
     if kind is None:
         raise BinanceReject(-1116, "Invalid orderType.")
+    check_decimals(params, ("quantity", "quoteOrderQty", "price", "stopPrice"))
     time_in_force: TimeInForce = "GTC"
     if type_text == "LIMIT_MAKER":
         time_in_force = "GTX"
@@ -426,6 +433,9 @@ def order_request(params: Params) -> tuple[OrderRequest, str | None]:
     )
 
 
+# The book's field names as Binance spot names its parameters.
+_FIELDS = {"quantity": "quantity", "price": "price", "trigger_price": "stopPrice"}
+_UNKNOWN = (-1000, "An unknown error occured while processing the request.")
 # Binance spot's code and message for each book refusal that has one whatever its details.
 _REFUSALS: dict[type[BookError], tuple[int, str]] = {
     errors.UnknownSymbol: (-1121, "Invalid symbol."),
@@ -444,15 +454,17 @@ _REFUSALS: dict[type[BookError], tuple[int, str]] = {
 def reject_for(error: BookError) -> BinanceReject:
     """Binance spot's code and message for a book refusal."""
     if isinstance(error, errors.PrecisionError):
-        name = "quantity" if error.field == "quantity" else "price" if error.field == "price" else "stopPrice"
-        return BinanceReject(-1111, f"Parameter '{name}' has too much precision.")
+        return BinanceReject(
+            -1111, f"Parameter '{_FIELDS.get(error.field, error.field)}' has too much precision."
+        )
     if isinstance(error, errors.InvalidOrderParameters):
+        name = _FIELDS.get(error.field or "quantity", error.field or "quantity")
         if error.reason == "missing":
-            return missing(error.field or "quantity")
-        return BinanceReject(-1100, f"Illegal characters found in parameter '{error.field or 'quantity'}'.")
-    code, message = _REFUSALS.get(
-        type(error), (-1000, "An unknown error occured while processing the request.")
-    )
+            return missing(name)
+        if error.reason == "illegal":
+            return illegal(name)
+        return BinanceReject(-1100, f"Illegal characters found in parameter '{name}'.")
+    code, message = _REFUSALS.get(type(error), _UNKNOWN)
     return BinanceReject(code, message)
 
 
