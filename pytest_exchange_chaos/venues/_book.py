@@ -184,7 +184,8 @@ def parse_decimal(value: str | float | Decimal, field: str) -> Decimal:
 
 
 def price_crosses(side: str, price: Decimal, mark: Decimal) -> bool:
-    """Whether a limit at ``price`` trades at ``mark``: a buy at or above it, a sell at or below."""
+    """Whether a limit at ``price`` trades at ``mark``: a buy once the mark is at or below it, a
+    sell once it is at or above."""
     return mark <= price if side == "buy" else mark >= price
 
 
@@ -245,8 +246,8 @@ class Listing:
         """Move the mark; return the orders that triggered or filled because of it."""
         instrument, mark = self._move_mark(symbol, price)
         touched: list[Order] = []
-        # A fill or a trigger may move what else is due (a stop placed by a fill, a limit a
-        # triggered stop spawned): look again until a round changes nothing.
+        # A triggered order may leave another for the same mark to fill (the order an algo stop
+        # spawns, a stop limit now working): look again until a round changes nothing.
         for _ in range(_MAX_TRIGGER_ROUNDS):
             progressed = False
             for order in self._resting_on(instrument.id):
