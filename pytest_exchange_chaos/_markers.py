@@ -144,10 +144,16 @@ def _stream_kinds_by_venue(config: pytest.Config) -> dict[str, frozenset[str] | 
 def _check_listen_keys(item: pytest.Item, schedules: list[Schedule]) -> None:
     """``listen_key_expired`` strikes only where listen keys exist: named elsewhere, it would
     never strike."""
+    expiring = [
+        s
+        for s in schedules
+        if getattr(s.fault, "kind", None) == "listen_key_expired" and s.matcher.stream is not None
+    ]
+    if not expiring:
+        return
     streams = _venue_streams(item.config)
-    for schedule in schedules:
-        if getattr(schedule.fault, "kind", None) != "listen_key_expired" or schedule.matcher.stream is None:
-            continue
+    for schedule in expiring:
+        assert schedule.matcher.stream is not None
         wanted = schedule.matcher.stream - _STREAM_WORDS
         targets = sorted(schedule.matcher.venue or streams)
         reached = [
