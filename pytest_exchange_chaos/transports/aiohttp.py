@@ -156,7 +156,11 @@ class _ChaosAioresponses(aioresponses):
                 return response
         if websocket:
             # ws_connect() to a host no venue streams from (served ones never get here).
-            raise refuse_websocket(self._engine, str(orig_self._build_url(url)), "aiohttp ws_connect")
+            refused = refuse_websocket(self._engine, str(orig_self._build_url(url)), "aiohttp ws_connect")
+            # An Exception, unlike a refused HTTP request: ccxt.pro dials from a task of its own
+            # and passes on only Exceptions, so a BaseException would end that task silently and
+            # leave the bot's watch_* waiting forever. The refusal is recorded: the test fails.
+            raise RefusedWebsocketError(str(refused)) from None
         if kwargs.get("timeout") in (None, aiohttp.helpers.sentinel):
             kwargs["timeout"] = orig_self.timeout
         return await super()._request_mock(orig_self, method, url, *args, **kwargs)
@@ -171,6 +175,11 @@ class _ChaosAioresponses(aioresponses):
         # aioresponses deep-copies every request's arguments into an ever-growing log; the
         # engine's journal already records each request, so skip that cost.
         return None
+
+
+class RefusedWebsocketError(aiohttp.ClientConnectionError):
+    """``ws_connect()`` to a host no simulated venue streams from: what the bot's aiohttp raises
+    (ccxt.pro: ``NetworkError``); the test fails by name at its end whatever the bot did with it."""
 
 
 _HANDSHAKE_ROUND_TRIP = 0.1
