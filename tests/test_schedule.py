@@ -98,7 +98,7 @@ def test_matchers_by_venue_symbol_and_intent_collection() -> None:
         ({"intent": "stoploss"}, "is not one of: entry, exit, stop_loss"),
         ({"endpoint": "/fapi/v1/order"}, 'write e.g. endpoint="POST /fapi/v1/order"'),
         ({"symbol": "BTCUSDT"}, "ccxt unified symbol"),
-        ({"rate": 1.5}, "probability between 0.0 and 1.0"),
+        ({"rate": 1.5}, "probability above 0.0 and at most 1.0"),
     ],
 )
 def test_bad_wave_arguments_say_what_to_write(kwargs: dict[str, object], message: str) -> None:

@@ -346,3 +346,50 @@ async def test_a_wave_added_during_the_test_strikes_open_connections(
     with pytest.raises(ccxt.NetworkError, match="closing code 1011"):
         await binance_pro.watch_ticker(BTC)
     assert exchange_chaos.now() == pytest.approx(60)
+
+
+BYBIT_KEY_EXPIRY = """
+import asyncio
+import ccxt.pro
+import pytest
+from pytest_exchange_chaos import Burst, Wave, faults
+
+async def trade_on_bybit():
+    bybit = ccxt.pro.bybit({"apiKey": "key", "secret": "secret"})
+    try:
+        watching = asyncio.ensure_future(bybit.watch_orders("BTC/USDT:USDT"))
+        await asyncio.sleep(1)
+        await bybit.create_order("BTC/USDT:USDT", "limit", "buy", 0.01, 59_000)
+        await watching
+        await asyncio.sleep(30)
+    finally:
+        await bybit.close()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("5s", "1m", faults.stream.listen_key_expired()))
+async def test_a_wave(exchange_chaos):
+    await trade_on_bybit()
+
+@pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Burst(1, faults.stream.listen_key_expired()))
+async def test_a_burst(exchange_chaos):
+    await trade_on_bybit()
+"""
+
+
+def test_a_listen_key_expiry_on_a_venue_without_listen_keys_never_strikes(
+    chaos_pytester: pytest.Pytester,
+) -> None:
+    # Bybit has no listen keys: the schedule did nothing, so it never fired and the test fails,
+    # rather than pass as if the bot had lived through an expiry.
+    chaos_pytester.makepyfile(BYBIT_KEY_EXPIRY)
+    result = chaos_pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        ["*Wave(+5s for 60s, stream_listen_key_expired*never injected a fault*", "*faults injected*"],
+        consecutive=False,
+    )
+    result.stdout.fnmatch_lines(
+        ["*Burst(*stream_listen_key_expired*never injected a fault*"], consecutive=False
+    )
+    result.stdout.fnmatch_lines(["2 chaos tests: * requests, 0 faults injected, *"])

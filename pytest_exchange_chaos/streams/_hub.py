@@ -576,6 +576,8 @@ class StreamHub:
             if not self._matches(schedule, call):
                 continue
             self._count_match(tally, now)
+            if fault.kind == "listen_key_expired" and not _has_listen_key(connection):
+                continue  # nothing to expire: it must not count as struck
             if isinstance(schedule, Wave):
                 if not fault.per_message or not schedule.start <= now < schedule.end:
                     continue
@@ -675,15 +677,16 @@ class StreamHub:
             return
         if wave.rate < 1.0 and self._rng.random() >= wave.rate:
             return
-        if fault.kind == "listen_key_expired" and not connection.private:
+        if fault.kind == "listen_key_expired" and not _has_listen_key(connection):
             return
-        hits.add(id(wave))
-        tally.fired += 1
-        self._apply(connection, fault, until=wave.end)
+        if self._apply(connection, fault, until=wave.end):
+            hits.add(id(wave))
+            tally.fired += 1
 
-    def _apply(self, connection: Connection, fault: StreamFault, *, until: float) -> None:
+    def _apply(self, connection: Connection, fault: StreamFault, *, until: float) -> bool:
+        """Strike ``connection`` with a per-connection fault: False when nothing happened."""
         if not connection.open:
-            return
+            return False
         if fault.kind == "disconnect":
             assert fault.code is not None
             self._close(connection, fault.code, reason="", fault=fault)
@@ -698,10 +701,11 @@ class StreamHub:
         elif fault.kind == "listen_key_expired":
             notice = connection.server.expire_listen_key(connection)
             if notice is None:
-                return
+                return False
             self._record(connection, "listen_key_expired", fault=fault.name, detail=fault.describe())
             self._send(connection, notice, fault=fault.name)
             connection._silenced = True
+        return True
 
     def _stall_ends(self, connection: Connection) -> None:
         if connection.open:
@@ -784,6 +788,13 @@ class StreamHub:
                 message=message,
             )
         )
+
+
+def _has_listen_key(connection: Connection) -> bool:
+    """A private connection whose venue can expire its key (Binance's user stream; Bybit has
+    none): only there does a listenKey expiry strike."""
+    server = type(connection.server)
+    return connection.private and server.expire_listen_key is not StreamServer.expire_listen_key
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
