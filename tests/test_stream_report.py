@@ -40,6 +40,23 @@ async def test_a_ticker_bot_rides_out_a_disconnect_wave(exchange_chaos):
         await exchange.close()
 
 @pytest.mark.asyncio
+@pytest.mark.exchange_chaos(Wave("10s", "2m", faults.stream.disconnect(1006), stream="private"))
+async def test_a_fill_while_the_stream_is_down(exchange_chaos):
+    bybit = ccxt.pro.bybit(dict(KEYS))
+    try:
+        watching = asyncio.ensure_future(bybit.watch_orders("BTC/USDT:USDT"))
+        await asyncio.sleep(1)
+        entry = await bybit.create_order("BTC/USDT:USDT", "limit", "buy", 0.01, 59_000)
+        await watching
+        with pytest.raises(ccxt.NetworkError):
+            await bybit.watch_orders("BTC/USDT:USDT")  # cut at +10s; the bot does not come back
+        await asyncio.sleep(30 - exchange_chaos.now())
+        exchange_chaos.venue("bybit").set_price("BTC/USDT:USDT", 58_000)  # the fill nobody hears
+        await bybit.fetch_order(entry["id"], "BTC/USDT:USDT", {"acknowledged": True})
+    finally:
+        await bybit.close()
+
+@pytest.mark.asyncio
 @pytest.mark.exchange_chaos
 async def test_a_rest_only_bot_has_no_streams(exchange_chaos):
     exchange = ccxt.pro.binanceusdm(dict(KEYS))
@@ -63,7 +80,7 @@ def _run(chaos_pytester: pytest.Pytester) -> tuple[pytest.RunResult, dict[str, d
     result = chaos_pytester.runpytest(
         "-p", "no:cacheprovider", "--chaos-report=report.json", "--chaos-timeline=timeline.svg"
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     document = json.loads((chaos_pytester.path / "report.json").read_text(encoding="utf-8"))
     tests = {t["nodeid"].rsplit("::", 1)[1]: t for t in document["tests"]}
     jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
@@ -87,6 +104,10 @@ def _the_json_report_carries_each_venues_stream_outages(
     assert first["to"] is not None and first["seconds"] == pytest.approx(first["to"] - first["from"])
     assert first["text"].startswith("binanceusdm stream closed 1006 at +10")
     assert tests["test_a_rest_only_bot_has_no_streams"]["streams"] == {}
+    # The fill published while the private stream was down counts as lost.
+    down = tests["test_a_fill_while_the_stream_is_down"]["streams"]
+    assert isinstance(down, dict)
+    assert (down["bybit"]["closes"], down["bybit"]["lost"]) == ({"1006": 1}, 1)
 
 
 def _the_terminal_summary_counts_stream_faults_and_lists_the_outages(
@@ -95,7 +116,7 @@ def _the_terminal_summary_counts_stream_faults_and_lists_the_outages(
     result, _, _ = run
     output = result.stdout.str()
     summary = output[output.index("exchange chaos ====") :]
-    assert "0 faults injected" not in summary
+    assert " 0 faults injected" not in summary
     result.stdout.re_match_lines([r"faults by kind:", r"\s+stream_disconnect\s+\d+"], consecutive=False)
     result.stdout.re_match_lines(
         [
@@ -111,6 +132,6 @@ def _the_timeline_draws_the_streams_in_a_row_of_their_own(
     run: tuple[pytest.RunResult, dict[str, dict[str, object]], str],
 ) -> None:
     _, _, svg = run
-    assert svg.count(">streams</text>") == 1  # only the test that opened streams has the row
+    assert svg.count(">streams</text>") == 2  # only the tests that opened streams have the row
     assert "<title>binanceusdm stream closed 1006 at +10" in svg
     assert "outage(s)" in svg and "down</text>" in svg

@@ -145,6 +145,7 @@ class Connection:
         self.state: dict[str, Any] = {}
         """The venue's own notes about this connection."""
         self.socket: ChaosWebSocket | None = None
+        self.closed_by_bot = False
         self._stalled_until: float | None = None
         self._silenced = False
         self._last_when = 0.0
@@ -215,6 +216,7 @@ class Connection:
 
     def _client_closed(self, code: int) -> None:
         if self.open:
+            self.closed_by_bot = True
             self.hub._ended(self, code, detail="closed by the bot")
 
 
@@ -417,7 +419,9 @@ class StreamHub:
         """After a REST request or a price move: every venue with an open connection publishes
         what changed. Nothing to do (and nothing paid) while no stream is open."""
         for server in self.servers.values():
-            if any(c.open and c.server is server for c in self.connections):
+            # A connection the venue or a fault cut still counts: what it would have carried
+            # while the bot was away is lost, and the report says so.
+            if any(c.server is server and (c.open or not c.closed_by_bot) for c in self.connections):
                 server.refresh()
         self._arm_waves()  # waves the test added since (controller.add)
 
@@ -444,7 +448,16 @@ class StreamHub:
             if connection.server is server and connection.open and topic in connection.topics:
                 self._deliver(connection, message)
                 sent += 1
+        if not sent:
+            self._lost_while_down(server, topic, message)
         return sent
+
+    def _lost_while_down(self, server: StreamServer, topic: str, message: StreamMessage) -> None:
+        # The bot's last connection for this topic was cut (by a fault or the venue) and it has
+        # not reconnected: the message is lost, and the report counts what the outage cost.
+        last = next((c for c in reversed(self.connections) if c.server is server and topic in c.topics), None)
+        if last is not None and not last.open and not last.closed_by_bot:
+            self._record(last, "lost", message=message, detail="down")
 
     def _deliver(self, connection: Connection, message: StreamMessage) -> None:
         if not connection.open:
