@@ -19,6 +19,7 @@ import pytest
 
 from pytest_exchange_chaos._durations import format_clock
 from pytest_exchange_chaos._stash import ENTRIES_KEY, SEED_KEY, SETTINGS_KEY
+from pytest_exchange_chaos.naked_time import format_span
 
 if TYPE_CHECKING:
     from pytest_exchange_chaos.budget import Budget
@@ -259,20 +260,33 @@ def test_entry(item: pytest.Item, controller: ChaosController) -> dict[str, Any]
 def _streams(controller: ChaosController) -> dict[str, dict[str, Any]]:
     """Per venue whose streams the bot opened: connections, messages, stream faults and the
     outages (stalled, down until the next connection, a listenKey expired), each worded."""
-    from pytest_exchange_chaos.naked_time import format_span
     from pytest_exchange_chaos.streams import StreamHub
 
     hub = StreamHub.existing(controller._engine)
     if hub is None:
         return {}
+    kinds = {c.id: sorted(c.kinds) for c in hub.connections}
     venues = hub.summary()
     for venue, entry in venues.items():
         for outage in entry["outages"]:
-            end = outage["to"]
-            lasted = f"for {format_span(end - outage['from'])}" if end is not None else "until the end"
-            outage["seconds"] = (end if end is not None else controller.now()) - outage["from"]
-            outage["text"] = f"{venue} stream {outage['why']} at {format_clock(outage['from'])}, {lasted}"
+            start, end = round(outage["from"], 3), outage["to"]
+            why = _OUTAGE_WORDS.get(outage["why"], outage["why"])
+            lasted = f"for {format_span(end - start)}" if end is not None else "until the end"
+            outage["from"], outage["to"] = start, None if end is None else round(end, 3)
+            outage["seconds"] = round((end if end is not None else controller.now()) - start, 3)
+            outage["streams"] = kinds.get(outage["connection"], [])
+            outage["why"] = why
+            outage["text"] = (
+                f"{_stream_name(venue, outage['streams'])} {why} at {format_clock(start)}, {lasted}"
+            )
     return venues
+
+
+_OUTAGE_WORDS = {"stream_stall": "stalled", "stall": "stalled"}
+
+
+def _stream_name(venue: str, kinds: Sequence[str]) -> str:
+    return f"{venue} stream" + (f" ({', '.join(kinds)})" if kinds else "")
 
 
 def _summarised(entry: dict[str, Any]) -> dict[str, Any]:
@@ -358,20 +372,32 @@ def _unprotected_lines(entries: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _outage_lines(entries: Sequence[dict[str, Any]]) -> list[str]:
-    """Every stream outage, the longest first: when the bot's streams were down or silent."""
-    outages = [
-        (entry["nodeid"], outage)
-        for entry in entries
-        for stream in entry.get("streams", {}).values()
-        for outage in stream["outages"]
-    ]
-    if not outages:
+    """The stream outages in the order they began, test by test; a stream cut again and again
+    (a reconnect loop inside a wave) is one line with its count and its time down in all."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for entry in entries:
+        for venue, stream in entry.get("streams", {}).items():
+            for outage in stream["outages"]:
+                key = (entry["nodeid"], _stream_name(venue, outage["streams"]), outage["why"])
+                groups.setdefault(key, []).append(outage)
+    if not groups:
         return []
-    outages.sort(key=lambda item: -item[1]["seconds"])
-    lines = [f"stream outages (down, silent or expired): {len(outages)}"]
-    lines.extend(f"  {nodeid}: {outage['text']}" for nodeid, outage in outages[:_UNPROTECTED_SHOWN])
-    if len(outages) > _UNPROTECTED_SHOWN:
-        lines.append(f"  ... and {len(outages) - _UNPROTECTED_SHOWN} more (the report lists them all)")
+    total = sum(len(outages) for outages in groups.values())
+    lines = [f"stream outages (down, silent or expired): {total}"]
+    ordered = sorted(groups.items(), key=lambda item: (item[0][0], item[1][0]["from"]))
+    for (nodeid, name, why), outages in ordered[:_UNPROTECTED_SHOWN]:
+        if len(outages) == 1:
+            lines.append(f"  {nodeid}: {outages[0]['text']}")
+            continue
+        first, last = outages[0], outages[-1]
+        down = format_span(sum(o["seconds"] for o in outages))
+        tail = ", the last until the end" if last["to"] is None else ""
+        lines.append(
+            f"  {nodeid}: {name} {why} {len(outages)} times between {format_clock(first['from'])} "
+            f"and {format_clock(last['from'])}, {down} down in all{tail}"
+        )
+    if len(ordered) > _UNPROTECTED_SHOWN:
+        lines.append(f"  ... and {len(ordered) - _UNPROTECTED_SHOWN} more (the report lists them all)")
     return lines
 
 

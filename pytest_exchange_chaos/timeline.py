@@ -292,13 +292,17 @@ def _draw_stream_outages(
         width = max(axis.x(finish) - x0, 2.0)
         svg.rect(x0, row + 2, width, STREAM_ROW - 4, STREAM_FILL, title=outage["text"])
     down = sum(outage["seconds"] for outage in outages)
-    svg.text(
-        axis.left + axis.width + 10,
-        row + STREAM_ROW - 3,
-        f"{len(outages)} outage(s), {format_span(down)} down" if outages else "no outage",
-        size=11,
-        fill=STREAM_FILL,
-    )
+    # Per-message faults leave no span: say how many struck, or the row would read "all well".
+    said = [f"{len(outages)} outage(s), {format_span(down)} down" if outages else "no outage"]
+    for fault, word in (
+        ("stream_drop", "dropped"),
+        ("stream_duplicate", "duplicated"),
+        ("stream_delay", "late"),
+    ):
+        struck = sum(stream["faults"].get(fault, 0) for stream in streams.values())
+        if struck:
+            said.append(f"{struck} {word}")
+    svg.text(axis.left + axis.width + 10, row + STREAM_ROW - 3, ", ".join(said), size=11, fill=STREAM_FILL)
 
 
 def _draw_cross(svg: _Svg, x: float, y: float, r: float, op: dict[str, Any]) -> None:
@@ -338,12 +342,14 @@ def _panel(svg: _Svg, entry: dict[str, Any], top: float) -> float:
     outcome = (entry.get("outcome") or "").upper()
     colour = {"FAILED": NEVER, "ERROR": NEVER, "PASSED": "#1d7a43"}.get(outcome, "#555")
     faulted = sum(1 for r in entry["journal"] if r["outcome"] == "faulted")
+    stream_faults = sum(sum(s["faults"].values()) for s in (entry.get("streams") or {}).values())
     svg.text(16, top + 16, entry["nodeid"], size=14, font_weight="bold")
     svg.text(
         WIDTH - 16,
         top + 16,
         f"{outcome or 'RUN'}  ·  seed {entry['seed']}  ·  "
-        f"{len(entry['journal'])} requests, {faulted} faulted",
+        f"{len(entry['journal'])} requests, {faulted} faulted"
+        + (f", {stream_faults} stream faults" if stream_faults else ""),
         size=12,
         anchor="end",
         fill=colour,

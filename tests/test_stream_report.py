@@ -4,10 +4,13 @@ and lists the outages, the JSON carries them per venue, the timeline draws them 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 import pytest
+
+from pytest_exchange_chaos.report import summary_lines
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "docs" / "reference" / "report.schema.json").read_text(encoding="utf-8")
@@ -102,7 +105,8 @@ def _the_json_report_carries_each_venues_stream_outages(
     assert first["why"] == "closed 1006"
     assert 10 <= first["from"] < 11
     assert first["to"] is not None and first["seconds"] == pytest.approx(first["to"] - first["from"])
-    assert first["text"].startswith("binanceusdm stream closed 1006 at +10")
+    assert first["text"].startswith("binanceusdm stream (ticker) closed 1006 at +10")
+    assert first["streams"] == ["ticker"]
     assert tests["test_a_rest_only_bot_has_no_streams"]["streams"] == {}
     # The fill published while the private stream was down counts as lost.
     down = tests["test_a_fill_while_the_stream_is_down"]["streams"]
@@ -122,7 +126,7 @@ def _the_terminal_summary_counts_stream_faults_and_lists_the_outages(
         [
             r"stream outages \(down, silent or expired\): \d+",
             r"\s+test_stream_bot.py::test_a_ticker_bot_rides_out_a_disconnect_wave: "
-            r"binanceusdm stream closed 1006 at \+\d+.*, for [\d.]+s",
+            r"binanceusdm stream \(ticker\) closed 1006 at \+\d+.*, for [\d.]+s",
         ],
         consecutive=False,
     )
@@ -133,5 +137,57 @@ def _the_timeline_draws_the_streams_in_a_row_of_their_own(
 ) -> None:
     _, _, svg = run
     assert svg.count(">streams</text>") == 2  # only the tests that opened streams have the row
-    assert "<title>binanceusdm stream closed 1006 at +10" in svg
+    assert "<title>binanceusdm stream (ticker) closed 1006 at +10" in svg
     assert "outage(s)" in svg and "down</text>" in svg
+    assert re.search(r"\d+ requests, \d+ faulted, \d+ stream faults</text>", svg)
+
+
+def _outage(start: float, end: float | None) -> dict[str, object]:
+    seconds = (end if end is not None else 40.0) - start
+    return {
+        "connection": 1,
+        "streams": ["order"],
+        "from": start,
+        "to": end,
+        "why": "closed 1006",
+        "seconds": seconds,
+        "text": f"bybit stream (order) closed 1006 at +{start:g}s",
+    }
+
+
+def test_a_stream_cut_again_and_again_is_one_line_and_outages_read_in_the_order_they_began() -> None:
+    streams = {
+        "connections": 3,
+        "refused": 0,
+        "closes": {"1006": 3},
+        "delivered": 0,
+        "dropped": 0,
+        "lost": 0,
+        "faults": {"stream_disconnect": 3},
+    }
+    again = {**streams, "outages": [_outage(10, 11), _outage(12, 14), _outage(20, None)]}
+    stall = {
+        **streams,
+        "outages": [
+            {
+                **_outage(5, 8),
+                "why": "stalled",
+                "streams": ["ticker"],
+                "text": "binanceusdm stream (ticker) stalled at +5s, for 3s",
+            }
+        ],
+    }
+    entry = {
+        "nodeid": "t.py::test_bot",
+        "journal": [],
+        "operations": [],
+        "verdicts": [],
+        "streams": {"bybit": again, "binanceusdm": stall},
+    }
+    lines = summary_lines(1, [entry])
+    start = lines.index("stream outages (down, silent or expired): 4")
+    assert lines[start + 1 : start + 3] == [
+        "  t.py::test_bot: binanceusdm stream (ticker) stalled at +5s, for 3s",
+        "  t.py::test_bot: bybit stream (order) closed 1006 3 times between +10s and +20s, "
+        "23s down in all, the last until the end",
+    ]
