@@ -46,6 +46,10 @@ def parse_duration(value: Duration, *, what: str = "duration") -> float:
             seconds = float(text)
         except ValueError:
             parts = list(_PART.finditer(text))
+            if text.startswith("-") and parts and "".join(p.group(0) for p in parts) == text[1:]:
+                raise ValueError(
+                    f"{what}={shown(value)} is negative; durations count forward from the test's start"
+                ) from None
             if not parts or "".join(p.group(0) for p in parts) != text:
                 raise ValueError(
                     f"{what}={shown(value)} is not a duration: write seconds (90) or a string "

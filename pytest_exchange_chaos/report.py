@@ -367,7 +367,9 @@ def _unprotected_lines(entries: Sequence[dict[str, Any]]) -> list[str]:
         lines.append(f"  ... and {len(worth) - _UNPROTECTED_SHOWN} more (the report lists them all)")
     if len(positions) > len(worth):
         brief = len(positions) - len(worth)
-        lines.append(f"  {brief} more, each for less than {_UNPROTECTED_WORTH_A_LINE:g} s")
+        # With none longer, the count above already says how many: say only how briefly.
+        lead = f"{brief} more, each" if worth else "each"
+        lines.append(f"  {lead} for less than {_UNPROTECTED_WORTH_A_LINE:g} s")
     return lines
 
 

@@ -201,3 +201,32 @@ def test_summary_lines_show_long_times_on_the_clock() -> None:
     lines = summary_lines(1, [entry])
     assert lines[0] == "1 chaos test: 0 requests, 0 faults injected, 0 refused by the exchange"
     assert "6m30s" in lines[3] and lines[-1] == "repeat with --chaos-seed=1"
+
+
+def _naked(seconds: float) -> dict[str, object]:
+    return {"seconds": seconds, "text": f"long 0.01 BTC/USDT:USDT on bybit unprotected for {seconds:g}s"}
+
+
+@pytest.mark.parametrize(
+    ("positions", "tail"),
+    [
+        (
+            [0.2, 0.3],
+            ["unprotected positions (time without a covering stop-loss): 2", "  each for less than 1 s"],
+        ),
+        (
+            [5.0, 0.3],
+            [
+                "unprotected positions (time without a covering stop-loss): 2",
+                "  t.py::test_bot: long 0.01 BTC/USDT:USDT on bybit unprotected for 5s",
+                "  1 more, each for less than 1 s",
+            ],
+        ),
+    ],
+)
+def test_brief_unprotected_positions_are_counted_once(positions: list[float], tail: list[str]) -> None:
+    entry = {"nodeid": "t.py::test_bot", "journal": [], "operations": [], "verdicts": []}
+    entry["unprotected"] = [_naked(s) for s in positions]
+    lines = summary_lines(1, [entry])
+    start = lines.index(tail[0])
+    assert lines[start : start + len(tail)] == tail

@@ -38,6 +38,12 @@ def test_a_bad_duration_says_what_to_write(bad: str) -> None:
         parse_duration(bad)
 
 
+@pytest.mark.parametrize("bad", ["-5", "-5s", "-1m30s", -5])
+def test_a_negative_duration_is_called_negative_however_written(bad: str | int) -> None:
+    with pytest.raises(ValueError, match=r"is negative; durations count forward"):
+        parse_duration(bad)
+
+
 def test_format_clock() -> None:
     assert format_clock(16572.5) == "+4h36m12.5s"
     assert format_clock(65) == "+1m5s"
