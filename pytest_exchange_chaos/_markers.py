@@ -12,6 +12,7 @@ import pytest
 from pytest_exchange_chaos import profiles
 from pytest_exchange_chaos._durations import shown
 from pytest_exchange_chaos._seeds import MAX_SEED
+from pytest_exchange_chaos._stream_kinds import STREAM_WORDS, stream_kind_problem, stream_kinds_of
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.clock import ClockMode
 from pytest_exchange_chaos.ratelimits import BinanceRateLimits
@@ -100,40 +101,14 @@ def _check_matchers(item: pytest.Item, schedules: list[Schedule]) -> None:
             )
 
 
-# stream= words every venue understands, whatever it publishes.
-_STREAM_WORDS = frozenset({"public", "private", "*"})
-# Words a trader may reach for, by what they mean: each venue names the stream its own way.
-_STREAM_SYNONYMS = (
-    frozenset({"orderbook", "depth", "book", "orderbooks", "books", "l2"}),
-    frozenset({"ticker", "tickers", "markprice", "mark", "price", "prices", "bookticker"}),
-    frozenset({"order", "orders", "user", "userdata", "account", "private"}),
-    frozenset({"execution", "executions", "trades", "mytrades", "fills", "fill", "user"}),
-    frozenset({"wallet", "balance", "balances", "user"}),
-    frozenset({"position", "positions", "user"}),
-    frozenset({"kline", "klines", "ohlcv", "candles", "candle"}),
-)
 _STREAMS_KEY = pytest.StashKey["dict[str, tuple[frozenset[str] | None, bool]]"]()
 
 
 def _venue_streams(config: pytest.Config) -> dict[str, tuple[frozenset[str] | None, bool]]:
-    """Each venue id with the stream kinds its stream server publishes (empty: it has none), or
-    None where its server does not say (a stream server of a plugin's own, without
-    ``stream_kinds``: no stream= is refused for such a venue); and whether it hands out listen
-    keys (its server expires them)."""
+    """Each venue's stream kinds and whether it hands out listen keys (see stream_kinds_of)."""
     known = config.stash.get(_STREAMS_KEY, None)
     if known is None:
-        from pytest_exchange_chaos.streams import StreamServer, stream_server_class
-
-        known = {}
-        for cls in venue_classes(config):
-            # It reads only the class's id and its stream_server_class: the class will do.
-            server = stream_server_class(cls)  # type: ignore[arg-type]
-            kinds = frozenset() if server is None else getattr(server, "stream_kinds", None)
-            listen_keys = (
-                server is not None and server.expire_listen_key is not StreamServer.expire_listen_key
-            )
-            known[cls.id] = (frozenset(kinds) if kinds is not None else None, listen_keys)
-        config.stash[_STREAMS_KEY] = known
+        known = config.stash[_STREAMS_KEY] = stream_kinds_of(venue_classes(config))
     return known
 
 
@@ -154,7 +129,7 @@ def _check_listen_keys(item: pytest.Item, schedules: list[Schedule]) -> None:
     streams = _venue_streams(item.config)
     for schedule in expiring:
         assert schedule.matcher.stream is not None
-        wanted = schedule.matcher.stream - _STREAM_WORDS
+        wanted = schedule.matcher.stream - STREAM_WORDS
         targets = sorted(schedule.matcher.venue or streams)
         reached = [
             venue
@@ -172,50 +147,16 @@ def _check_listen_keys(item: pytest.Item, schedules: list[Schedule]) -> None:
             )
 
 
-def _closest_stream(kind: str, published: frozenset[str]) -> str | None:
-    word = kind.lower().replace("_", "").replace("-", "")
-    for synonyms in _STREAM_SYNONYMS:
-        if word in synonyms:
-            meant = sorted(published & {*synonyms, *(k for k in published if k.lower() in synonyms)})
-            if meant:
-                return max(meant, key=lambda k: difflib.SequenceMatcher(None, word, k.lower()).ratio())
-    close = difflib.get_close_matches(kind, sorted(published | {"public", "private"}), n=1, cutoff=0.5)
-    return close[0] if close else None
-
-
 def _check_streams(item: pytest.Item, schedules: list[Schedule]) -> None:
     """A stream= kind no venue publishes would match nothing: the test would pass untested (or
     fail with a misleading "never fired")."""
-    named = [s for s in schedules if s.matcher.stream is not None and s.matcher.stream - _STREAM_WORDS]
-    if not named:
+    if not any(s.matcher.stream is not None and s.matcher.stream - STREAM_WORDS for s in schedules):
         return
     by_venue = _stream_kinds_by_venue(item.config)
-    for schedule in named:
-        targets = sorted(schedule.matcher.venue or by_venue)
-        kinds = {v: by_venue.get(v) for v in targets}
-        if any(k is None for k in kinds.values()):
-            continue
-        published = frozenset().union(*(k for k in kinds.values() if k is not None))
-        stream = schedule.matcher.stream
-        assert stream is not None
-        for kind in sorted(stream - _STREAM_WORDS - published):
-            where = f"{', '.join(targets)} publishes" if schedule.matcher.venue else "any venue publishes"
-            # The venues that publish something first: they are where the fix is.
-            each = "; ".join(
-                [f"{venue} publishes {', '.join(sorted(k))}" for venue, k in kinds.items() if k]
-                + [f"{venue} publishes no stream" for venue, k in kinds.items() if not k]
-            )
-            close = _closest_stream(kind, published)
-            meant = ""
-            if close is not None:
-                on = [v for v, k in kinds.items() if k and close in k]
-                at = f" (on {', '.join(on)})" if on and not schedule.matcher.venue else ""
-                meant = f"; did you mean {close!r}{at}?"
-            raise _usage(
-                item,
-                f"{schedule!r}: stream={kind!r} is no stream {where}: {each}{meant} "
-                '(stream="public", "private" or "*" cover every venue\'s streams of that side)',
-            )
+    for schedule in schedules:
+        problem = stream_kind_problem(schedule, by_venue)
+        if problem is not None:
+            raise _usage(item, problem)
 
 
 def _usage(item: pytest.Item, message: str) -> pytest.UsageError:

@@ -56,6 +56,14 @@ class ChaosController:
                     f"{schedule!r}: venue {', '.join(map(repr, unknown))} is no venue of this test; "
                     f"write a ccxt id: {', '.join(map(repr, known))}"
                 )
+        if any(s.matcher.stream is not None for s in flat):
+            from pytest_exchange_chaos._stream_kinds import stream_kind_problem, stream_kinds_of
+
+            kinds = {venue: k for venue, (k, _) in stream_kinds_of(self._engine.venues).items()}
+            for schedule in flat:
+                problem = stream_kind_problem(schedule, kinds)
+                if problem is not None:
+                    raise ValueError(problem)
         self._engine.schedule.add(*flat)
 
     @property

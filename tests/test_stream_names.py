@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_exchange_chaos import Burst, Wave, faults
+from pytest_exchange_chaos import Burst, ChaosController, Wave, faults
 
 BYBIT_KINDS = "bybit publishes execution, kline, order, orderbook, position, tickers, wallet"
 BINANCE_KINDS = "binanceusdm publishes depth, kline, markPrice, ticker, user"
@@ -213,3 +213,10 @@ def test_a_binance_bot_that_swallows_an_unpublished_topic_still_fails_by_name(
     result.stdout.fnmatch_lines(
         ["*exchange-chaos refused Binance USD-M: SUBSCRIBE btcusdt@*rade*does not publish this stream*"]
     )
+
+
+@pytest.mark.exchange_chaos(expect_requests=False)
+def test_a_stream_name_added_mid_test_is_checked_too(exchange_chaos: ChaosController) -> None:
+    with pytest.raises(ValueError, match=r"stream='orders' is no stream any venue publishes: .*did you mean"):
+        exchange_chaos.add(Wave("1m", "1m", faults.stream.drop(), stream="orders", required=False))
+    exchange_chaos.add(Wave("1m", "1m", faults.stream.drop(), stream="order", required=False))
