@@ -12,7 +12,12 @@ import pytest
 from pytest_exchange_chaos import profiles
 from pytest_exchange_chaos._durations import shown
 from pytest_exchange_chaos._seeds import MAX_SEED
-from pytest_exchange_chaos._stream_kinds import STREAM_WORDS, stream_kind_problem, stream_kinds_of
+from pytest_exchange_chaos._stream_kinds import (
+    STREAM_WORDS,
+    VenueStreams,
+    stream_kind_problem,
+    stream_kinds_of,
+)
 from pytest_exchange_chaos.budget import Budget
 from pytest_exchange_chaos.clock import ClockMode
 from pytest_exchange_chaos.ratelimits import BinanceRateLimits
@@ -101,19 +106,15 @@ def _check_matchers(item: pytest.Item, schedules: list[Schedule]) -> None:
             )
 
 
-_STREAMS_KEY = pytest.StashKey["dict[str, tuple[frozenset[str] | None, bool]]"]()
+_STREAMS_KEY = pytest.StashKey["dict[str, VenueStreams]"]()
 
 
-def _venue_streams(config: pytest.Config) -> dict[str, tuple[frozenset[str] | None, bool]]:
+def _venue_streams(config: pytest.Config) -> dict[str, VenueStreams]:
     """Each venue's stream kinds and whether it hands out listen keys (see stream_kinds_of)."""
     known = config.stash.get(_STREAMS_KEY, None)
     if known is None:
         known = config.stash[_STREAMS_KEY] = stream_kinds_of(venue_classes(config))
     return known
-
-
-def _stream_kinds_by_venue(config: pytest.Config) -> dict[str, frozenset[str] | None]:
-    return {venue: kinds for venue, (kinds, _) in _venue_streams(config).items()}
 
 
 def _check_listen_keys(item: pytest.Item, schedules: list[Schedule]) -> None:
@@ -134,10 +135,10 @@ def _check_listen_keys(item: pytest.Item, schedules: list[Schedule]) -> None:
         reached = [
             venue
             for venue in targets
-            if streams[venue][0] is None or not wanted or wanted & (streams[venue][0] or frozenset())
+            if streams[venue].kinds is None or not wanted or wanted & (streams[venue].kinds or frozenset())
         ]
-        if reached and not any(streams[v][1] or streams[v][0] is None for v in reached):
-            with_keys = sorted(v for v, (_, keys) in streams.items() if keys)
+        if reached and not any(streams[v].listen_keys or streams[v].kinds is None for v in reached):
+            with_keys = sorted(v for v, s in streams.items() if s.listen_keys)
             raise _usage(
                 item,
                 f"{schedule!r}: faults.stream.listen_key_expired() strikes only user streams that listen "
@@ -152,7 +153,7 @@ def _check_streams(item: pytest.Item, schedules: list[Schedule]) -> None:
     fail with a misleading "never fired")."""
     if not any(s.matcher.stream is not None and s.matcher.stream - STREAM_WORDS for s in schedules):
         return
-    by_venue = _stream_kinds_by_venue(item.config)
+    by_venue = _venue_streams(item.config)
     for schedule in schedules:
         problem = stream_kind_problem(schedule, by_venue)
         if problem is not None:

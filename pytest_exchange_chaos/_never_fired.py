@@ -257,8 +257,6 @@ class _Opened:
 
 
 def _opened(hub: StreamHub) -> list[_Opened]:
-    from pytest_exchange_chaos.streams import StreamServer
-
     subscribed: dict[int, set[str]] = {}
     symbols: dict[int, str] = {}
     for record in hub.records:
@@ -274,7 +272,7 @@ def _opened(hub: StreamHub) -> list[_Opened]:
             c.private,
             c.opened_at,
             c.closed_at,
-            type(c.server).expire_listen_key is not StreamServer.expire_listen_key,
+            type(c.server).hands_out_listen_keys(),
             symbols.get(c.id),
         )
         for c in hub.connections
@@ -283,14 +281,11 @@ def _opened(hub: StreamHub) -> list[_Opened]:
 
 def _covers(matcher: Matcher, opened: _Opened) -> bool:
     """Whether ``matcher``'s venue and stream= take in this connection (as the hub matches)."""
+    from pytest_exchange_chaos.streams._hub import stream_covers
+
     if matcher.venue is not None and opened.venue not in matcher.venue:
         return False
-    wanted = matcher.stream
-    if wanted is None or "*" in wanted:
-        return True
-    if ("private" in wanted and opened.private) or ("public" in wanted and not opened.private):
-        return True
-    return bool(wanted & opened.kinds)
+    return stream_covers(matcher.stream, private=opened.private, kinds=opened.kinds)
 
 
 def _streams_open(opened: Sequence[_Opened]) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_exchange_chaos.schedule import Schedule
 
-__all__ = ["STREAM_WORDS", "closest_stream", "stream_kind_problem", "stream_kinds_of"]
+__all__ = ["STREAM_WORDS", "VenueStreams", "closest_stream", "stream_kind_problem", "stream_kinds_of"]
 
 STREAM_WORDS = frozenset({"public", "private", "*"})
 """stream= words every venue understands, whatever it publishes."""
@@ -27,20 +27,26 @@ _STREAM_SYNONYMS = (
 )
 
 
-def stream_kinds_of(venues: Iterable[Any]) -> dict[str, tuple[frozenset[str] | None, bool]]:
-    """Each venue id (a venue or its class) with the stream kinds its stream server publishes
-    (empty: it has none), or None where its server does not say (a stream server of a plugin's
-    own, without ``stream_kinds``: no stream= is refused for such a venue); and whether it hands
-    out listen keys (its server expires them)."""
-    from pytest_exchange_chaos.streams import StreamServer, stream_server_class
+class VenueStreams(NamedTuple):
+    kinds: frozenset[str] | None
+    """The stream kinds its stream server publishes (empty: it has none), or None where its
+    server does not say (a stream server of a plugin's own, without ``stream_kinds``: no
+    stream= is refused for such a venue)."""
+    listen_keys: bool
+    """Its user streams listen with a key it can expire."""
 
-    known: dict[str, tuple[frozenset[str] | None, bool]] = {}
+
+def stream_kinds_of(venues: Iterable[Any]) -> dict[str, VenueStreams]:
+    """Each venue id (a venue or its class) with what its streams are."""
+    from pytest_exchange_chaos.streams import stream_server_class
+
+    known: dict[str, VenueStreams] = {}
     for venue in venues:
         # It reads only the id and stream_server_class: a venue's class will do.
         server = stream_server_class(venue)
         kinds = frozenset() if server is None else getattr(server, "stream_kinds", None)
-        listen_keys = server is not None and server.expire_listen_key is not StreamServer.expire_listen_key
-        known[str(venue.id)] = (frozenset(kinds) if kinds is not None else None, listen_keys)
+        listen_keys = server is not None and server.hands_out_listen_keys()
+        known[str(venue.id)] = VenueStreams(frozenset(kinds) if kinds is not None else None, listen_keys)
     return known
 
 
@@ -55,13 +61,13 @@ def closest_stream(kind: str, published: frozenset[str]) -> str | None:
     return close[0] if close else None
 
 
-def stream_kind_problem(schedule: Schedule, by_venue: Mapping[str, frozenset[str] | None]) -> str | None:
+def stream_kind_problem(schedule: Schedule, by_venue: Mapping[str, VenueStreams]) -> str | None:
     """Why ``schedule``'s stream= would match nothing on these venues, or None when it may."""
     stream = schedule.matcher.stream
     if stream is None or not stream - STREAM_WORDS:
         return None
     targets = sorted(schedule.matcher.venue or by_venue)
-    kinds = {v: by_venue.get(v) for v in targets}
+    kinds = {v: by_venue[v].kinds if v in by_venue else None for v in targets}
     if any(k is None for k in kinds.values()):
         return None
     published = frozenset().union(*(k for k in kinds.values() if k is not None))

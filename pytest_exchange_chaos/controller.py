@@ -59,9 +59,9 @@ class ChaosController:
         if any(s.matcher.stream is not None for s in flat):
             from pytest_exchange_chaos._stream_kinds import stream_kind_problem, stream_kinds_of
 
-            kinds = {venue: k for venue, (k, _) in stream_kinds_of(self._engine.venues).items()}
+            streams = stream_kinds_of(self._engine.venues)
             for schedule in flat:
-                problem = stream_kind_problem(schedule, kinds)
+                problem = stream_kind_problem(schedule, streams)
                 if problem is not None:
                     raise ValueError(problem)
         self._engine.schedule.add(*flat)

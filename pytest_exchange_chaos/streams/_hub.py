@@ -110,6 +110,12 @@ class StreamServer(ABC):
         and return the message announcing it, or None if the venue has no listen keys."""
         return None
 
+    @classmethod
+    def hands_out_listen_keys(cls) -> bool:
+        """Whether the venue's user streams listen with a key it can expire (it overrides
+        :meth:`expire_listen_key`): only there does ``faults.stream.listen_key_expired()`` strike."""
+        return cls.expire_listen_key is not StreamServer.expire_listen_key
+
     def on_close(self, connection: Connection) -> None:
         """The connection ended (either side)."""
         return
@@ -565,12 +571,7 @@ class StreamHub:
             return False
         if matcher.endpoint is not None:
             return False  # an HTTP endpoint never names a stream
-        wanted: frozenset[str] | None = getattr(matcher, "stream", None)
-        if wanted is None or "*" in wanted:
-            return True
-        if ("private" in wanted and call.private) or ("public" in wanted and not call.private):
-            return True
-        return bool(wanted & (call.kinds or {call.stream}))
+        return stream_covers(matcher.stream, private=call.private, kinds=call.kinds or {call.stream})
 
     @staticmethod
     def _count_match(tally: ScheduleTally, now: float) -> None:
@@ -803,11 +804,19 @@ class StreamHub:
         )
 
 
+def stream_covers(wanted: frozenset[str] | None, *, private: bool, kinds: Iterable[str]) -> bool:
+    """Whether a schedule's ``stream=`` takes in a stream of these kinds, private or public."""
+    if wanted is None or "*" in wanted:
+        return True
+    if ("private" in wanted and private) or ("public" in wanted and not private):
+        return True
+    return not wanted.isdisjoint(kinds)
+
+
 def _has_listen_key(connection: Connection) -> bool:
     """A private connection whose venue can expire its key (Binance's user stream; Bybit has
     none): only there does a listenKey expiry strike."""
-    server = type(connection.server)
-    return connection.private and server.expire_listen_key is not StreamServer.expire_listen_key
+    return connection.private and type(connection.server).hands_out_listen_keys()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
